@@ -1,0 +1,30 @@
+"""Development on one machine: `make run`. Debug on, e-mail to the console."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SITE_SCHEME = env.str("SITE_SCHEME", default="http")
+
+if not SECRET_KEY:  # noqa: F405
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG off the site refuses to "
+            "start without a secret key: set DJANGO_SECRET_KEY to a long random "
+            "string (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    # Development only: never used when DEBUG is off.
+    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105
+
+EMAIL_BACKEND = env.str(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+STORAGES = {  # noqa: F405
+    **STORAGES,  # noqa: F405
+    # No manifest in development: files are served from their sources as they change.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}

@@ -1,0 +1,33 @@
+"""The test suite: the embedded default unless DATABASE_URL / CELERY_BROKER_URL say
+otherwise (``make test-services`` points them at PostgreSQL and Redis)."""
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, broker_transport_options
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
+SITE_HOST = "testserver"
+SITE_SCHEME = "http"
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {  # noqa: F405
+    **STORAGES,  # noqa: F405
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not ":memory:", so that a real worker process started by a test can
+    # open the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+
+# Tests that enqueue and a worker started by a test share this broker folder.
+CELERY_BROKER_DIR = VAR_DIR / "test-broker"
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(
+    CELERY_BROKER_URL,  # noqa: F405
+    CELERY_BROKER_DIR,
+)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")

@@ -1,0 +1,81 @@
+from typing import Any
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from django.utils.translation import gettext as _
+
+from config.exceptions import ApplicationError
+from marketplace.api.permissions import IsAuthenticated
+from marketplace.models import Membership, User
+from marketplace.selectors.organizations import membership_list_for_user
+
+
+class InvalidCredentials(ApplicationError):
+    code = "invalid_credentials"
+
+
+class TokenApi(APIView):
+    """Exchange a user name (or e-mail) and password for an API token; DELETE
+    revokes the token used. Send it as ``Authorization: Token <key>``."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        username = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        token = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request._request, **data.validated_data)
+        if user is None:
+            raise InvalidCredentials(_("The user name or password is not correct."))
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response(self.OutputSerializer({"token": token.key}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request) -> Response:
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class MembershipSerializer(serializers.Serializer[Membership]):
+        organization = serializers.CharField(source="organization.slug")
+        organization_name = serializers.CharField(source="organization.name")
+        kind = serializers.CharField(source="organization.kind")
+        role = serializers.CharField()
+
+    class OutputSerializer(serializers.Serializer[User]):
+        username = serializers.CharField()
+        email = serializers.EmailField()
+        birth_year = serializers.IntegerField(allow_null=True)
+        preferred_language = serializers.CharField()
+        memberships = serializers.SerializerMethodField()
+
+        def get_memberships(self, user: User) -> list[dict[str, Any]]:
+            return MeApi.MembershipSerializer(
+                membership_list_for_user(user=user), many=True
+            ).data  # type: ignore[return-value]  # ReturnList is a list of dicts
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(request.user).data)

@@ -1,0 +1,221 @@
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.pagination import PageNumberPagination
+from marketplace.api.permissions import IsAuthenticated
+from marketplace.exceptions import NotFound
+from marketplace.models import Invitation, Membership, Organization, User
+from marketplace.selectors.organizations import (
+    invitation_list_pending,
+    membership_list,
+    organization_get,
+    organization_list,
+)
+from marketplace.services import organizations as services
+
+
+def _organization(slug: str) -> Organization:
+    organization = organization_get(slug=slug)
+    if organization is None:
+        raise NotFound()
+    return organization
+
+
+def _user(request: Request) -> User:
+    assert isinstance(request.user, User)  # guaranteed by IsAuthenticated
+    return request.user
+
+
+class OrganizationOutputSerializer(serializers.Serializer[Organization]):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Organization.Kind.choices)
+    description = serializers.CharField()
+    website = serializers.URLField()
+    created_at = serializers.DateTimeField()
+
+
+# Where two operations share one URL (GET lists, POST creates), they share one
+# APIView: one class per URL, each method with its own nested serializers.
+class OrganizationCollectionApi(APIView):
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    class FilterSerializer(serializers.Serializer[Any]):
+        kind = serializers.ChoiceField(choices=Organization.Kind.choices, required=False)
+        q = serializers.CharField(required=False, max_length=100)
+
+    class OutputSerializer(OrganizationOutputSerializer):
+        member_count = serializers.IntegerField()
+
+    @extend_schema(
+        parameters=[FilterSerializer], responses=OutputSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        organizations = organization_list(**filters.validated_data)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(organizations, request, view=self)
+        return paginator.get_paginated_response(
+            self.OutputSerializer(page, many=True).data
+        )
+
+    class InputSerializer(serializers.Serializer[Any]):
+        name = serializers.CharField(max_length=200)
+        slug = serializers.CharField(max_length=50)
+        kind = serializers.ChoiceField(choices=Organization.Kind.choices)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        website = serializers.URLField(required=False, allow_blank=True, default="")
+        contact_email = serializers.EmailField(
+            required=False, allow_blank=True, default=""
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: OrganizationOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        organization = services.organization_create(
+            actor=_user(request), **data.validated_data
+        )
+        return Response(
+            OrganizationOutputSerializer(organization).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class OrganizationDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=OrganizationOutputSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(OrganizationOutputSerializer(_organization(slug)).data)
+
+
+class MembershipOutputSerializer(serializers.Serializer[Membership]):
+    id = serializers.IntegerField()
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    created_at = serializers.DateTimeField()
+
+
+class MembershipCollectionApi(APIView):
+    """The members of an organisation: for its members only."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MembershipOutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        members = membership_list(organization=_organization(slug), actor=_user(request))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(members, request, view=self)
+        return paginator.get_paginated_response(
+            MembershipOutputSerializer(page, many=True).data
+        )
+
+
+class MembershipDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+    def _membership(self, request: Request, slug: str, membership_id: int) -> Membership:
+        organization = _organization(slug)
+        # Non-members learn nothing about who is a member.
+        membership_list(organization=organization, actor=_user(request))
+        return get_object_or_404(
+            Membership.objects.select_related("user", "organization"),
+            pk=membership_id,
+            organization=organization,
+        )
+
+    @extend_schema(request=InputSerializer, responses=MembershipOutputSerializer)
+    def patch(self, request: Request, slug: str, membership_id: int) -> Response:
+        membership = self._membership(request, slug, membership_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_change_role(
+            actor=_user(request), membership=membership, role=data.validated_data["role"]
+        )
+        return Response(MembershipOutputSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, membership_id: int) -> Response:
+        membership = self._membership(request, slug, membership_id)
+        services.membership_remove(actor=_user(request), membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationOutputSerializer(serializers.Serializer[Invitation]):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    state = serializers.ChoiceField(choices=Invitation.State.choices)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class InvitationCollectionApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=InvitationOutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        invitations = invitation_list_pending(
+            organization=_organization(slug), actor=_user(request)
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(invitations, request, view=self)
+        return paginator.get_paginated_response(
+            InvitationOutputSerializer(page, many=True).data
+        )
+
+    class InputSerializer(serializers.Serializer[Any]):
+        email = serializers.EmailField()
+        role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+    @extend_schema(request=InputSerializer, responses={201: InvitationOutputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = services.invitation_create(
+            actor=_user(request), organization=_organization(slug), **data.validated_data
+        )
+        return Response(
+            InvitationOutputSerializer(invitation).data, status=status.HTTP_201_CREATED
+        )
+
+
+class InvitationRevokeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=InvitationOutputSerializer)
+    def post(self, request: Request, slug: str, invitation_id: int) -> Response:
+        organization = _organization(slug)
+        invitation_list_pending(organization=organization, actor=_user(request))
+        invitation = get_object_or_404(
+            Invitation.objects.select_related("organization"),
+            pk=invitation_id,
+            organization=organization,
+        )
+        invitation = services.invitation_revoke(actor=_user(request), invitation=invitation)
+        return Response(InvitationOutputSerializer(invitation).data)
+
+
+class InvitationAcceptApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={201: MembershipOutputSerializer})
+    def post(self, request: Request, token: str) -> Response:
+        invitation = services.invitation_from_token(token=token)
+        membership = services.invitation_accept(actor=_user(request), invitation=invitation)
+        return Response(
+            MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED
+        )

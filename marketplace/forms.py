@@ -1,0 +1,120 @@
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from marketplace.models import Membership, Organization, User
+
+
+def _year_choices() -> list[tuple[str, str]]:
+    this_year = timezone.now().year
+    return [("", _("Prefer not to say"))] + [
+        (str(year), str(year)) for year in range(this_year, 1899, -1)
+    ]
+
+
+class SignUpForm(forms.Form):
+    username = forms.CharField(
+        label=_("User name"),
+        max_length=150,
+        help_text=_("Letters, digits and @/./+/-/_ only."),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        help_text=password_validators_help_text_html,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    birth_year = forms.TypedChoiceField(
+        label=_("Year of birth"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text=_("Used only to check the age ratings of agents you install."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["birth_year"].choices = _year_choices()  # type: ignore[attr-defined]
+
+
+class SignInForm(AuthenticationForm):
+    username = forms.CharField(
+        label=_("User name or e-mail address"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+
+
+class ProfileForm(forms.Form):
+    birth_year = forms.TypedChoiceField(
+        label=_("Year of birth"), required=False, coerce=int, empty_value=None
+    )
+    preferred_language = forms.ChoiceField(
+        label=_("Preferred language"),
+        required=False,
+        choices=[("", _("Follow my browser")), *settings.LANGUAGES],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["birth_year"].choices = _year_choices()  # type: ignore[attr-defined]
+
+
+class OrganizationCreateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    slug = forms.CharField(
+        label=_("Short name"),
+        max_length=50,
+        help_text=Organization._meta.get_field("slug").help_text,
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=Organization.Kind.choices)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not user.is_staff:
+            from marketplace.services.organizations import STAFF_ONLY_KINDS
+
+            self.fields["kind"].choices = [  # type: ignore[attr-defined]
+                (value, label)
+                for value, label in Organization.Kind.choices
+                if value not in STAFF_ONLY_KINDS
+            ]
+
+
+class OrganizationUpdateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False)
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"))
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+
+    def __init__(self, *args: Any, roles: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        labels = dict(Membership.Role.choices)
+        self.fields["role"].choices = [(role, labels[role]) for role in roles]  # type: ignore[attr-defined]
+        self.fields["role"].initial = Membership.Role.MEMBER
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)

@@ -1,0 +1,109 @@
+"""Load a small demo data set. Idempotent: running it again changes nothing."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from marketplace.models import Membership, Organization, User
+from marketplace.services.accounts import user_create
+from marketplace.services.organizations import membership_add, organization_create
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105  (published demo log-ins)
+
+USERS = [
+    # username, e-mail, staff
+    ("operator", "operator@example.com", True),
+    ("alice", "alice@example.com", False),
+    ("bob", "bob@example.com", False),
+    ("carol", "carol@example.com", False),
+    ("dave", "dave@example.com", False),
+    ("erin", "erin@example.com", False),
+]
+
+ORGANIZATIONS = [
+    # slug, name, kind, description, owner, other members
+    (
+        "agent-store-ops",
+        "Agent Store Operations",
+        Organization.Kind.OPERATOR,
+        "Runs the platform: reviews listings and moderates content.",
+        "operator",
+        [],
+    ),
+    (
+        "mingde-ai",
+        "Mingde AI Ltd.",
+        Organization.Kind.PUBLISHER,
+        "Builds office and customer-service agents.",
+        "alice",
+        [("bob", Membership.Role.MEMBER)],
+    ),
+    (
+        "trustlab-cert",
+        "TrustLab Certification Centre",
+        Organization.Kind.CERTIFICATION_BODY,
+        "Accredited third-party testing of AI agents for security and privacy.",
+        "carol",
+        [],
+    ),
+    (
+        "ai-industry-association",
+        "AI Industry Credit Association",
+        Organization.Kind.INDUSTRY_BODY,
+        "Rates the credit of agent developers and platforms that opt in.",
+        "dave",
+        [("erin", Membership.Role.ANALYST)],
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo data set (idempotent) and print the demo log-ins."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        created = 0
+        users: dict[str, User] = {}
+        for username, email, staff in USERS:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = user_create(username=username, email=email, password=DEMO_PASSWORD)
+                if staff:
+                    User.objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)
+                    user.refresh_from_db()
+                created += 1
+            users[username] = user
+        for slug, name, kind, description, owner, members in ORGANIZATIONS:
+            organization = Organization.objects.filter(slug=slug).first()
+            if organization is None:
+                organization = organization_create(
+                    actor=users[owner],
+                    name=name,
+                    slug=slug,
+                    kind=kind,
+                    description=description,
+                )
+                created += 1
+            for username, role in members:
+                if not Membership.objects.filter(
+                    user=users[username], organization=organization
+                ).exists():
+                    membership_add(
+                        organization=organization, user=users[username], role=role
+                    )
+                    created += 1
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data: {created} rows created.")
+            if created
+            else "Demo data: already loaded, nothing changed."
+        )
+        self.stdout.write(
+            "Demo log-ins (password for all: {}): {}".format(
+                DEMO_PASSWORD,
+                ", ".join(
+                    f"{username}{' (staff)' if staff else ''}"
+                    for username, _email, staff in USERS
+                ),
+            )
+        )

@@ -1,0 +1,65 @@
+from django.db.models import Count, Q, QuerySet
+
+from marketplace.exceptions import PermissionDenied
+from marketplace.models import Invitation, Membership, Organization, User
+
+
+def organization_list(*, kind: str | None = None, q: str | None = None) -> QuerySet[Organization]:
+    """The public directory of organisations, with their member counts."""
+    organizations = Organization.objects.annotate(member_count=Count("memberships"))
+    if kind:
+        organizations = organizations.filter(kind=kind)
+    if q:
+        organizations = organizations.filter(Q(name__icontains=q) | Q(slug__icontains=q))
+    return organizations.order_by("name", "pk")
+
+
+def organization_get(*, slug: str) -> Organization | None:
+    return Organization.objects.filter(slug=slug).first()
+
+
+def membership_get(*, user: User, organization: Organization) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, organization=organization).first()
+
+
+def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
+    """The organisations a user belongs to, with the user's role in each."""
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organization")
+        .order_by("organization__name", "pk")
+    )
+
+
+def membership_list(*, organization: Organization, actor: User) -> QuerySet[Membership]:
+    """An organisation's members: visible to its members only."""
+    if membership_get(user=actor, organization=organization) is None:
+        raise PermissionDenied()
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("user__username", "pk")
+    )
+
+
+def invitation_list_pending(
+    *, organization: Organization, actor: User
+) -> QuerySet[Invitation]:
+    if membership_get(user=actor, organization=organization) is None:
+        raise PermissionDenied()
+    return (
+        Invitation.objects.filter(organization=organization, state=Invitation.State.PENDING)
+        .select_related("invited_by")
+        .order_by("-created_at", "pk")
+    )
+
+
+def invitation_list_for_user(*, user: User) -> QuerySet[Invitation]:
+    """Pending invitations addressed to the user's e-mail address."""
+    return (
+        Invitation.objects.filter(email__iexact=user.email, state=Invitation.State.PENDING)
+        .select_related("organization")
+        .order_by("-created_at", "pk")
+    )

@@ -1,0 +1,456 @@
+"""Organisations and who belongs to them.
+
+The rules of membership, in one place:
+
+- Whoever creates an organisation becomes its owner. Only staff may create
+  regulators and platform operators.
+- Owners and administrators invite; only owners invite or promote owners and
+  administrators. Roles other than owner, administrator and member exist only in
+  the kinds of organisation that have that work (``ROLES_BY_KIND``).
+- Owners remove anyone; administrators remove members below them; anyone may leave.
+  An organisation always keeps at least one owner.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from marketplace.exceptions import Conflict, InvitationNotUsable, PermissionDenied
+from marketplace.models import Invitation, Membership, Organization, OrganizationEvent, User
+
+Role = Membership.Role
+Kind = Organization.Kind
+
+_BASE_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+ROLES_BY_KIND: dict[str, frozenset[str]] = {
+    Kind.PUBLISHER: _BASE_ROLES,
+    Kind.CERTIFICATION_BODY: _BASE_ROLES | {Role.REVIEWER},
+    Kind.INDUSTRY_BODY: _BASE_ROLES | {Role.ANALYST, Role.COMMITTEE_MEMBER},
+    Kind.REGULATOR: _BASE_ROLES | {Role.REVIEWER},
+    Kind.OPERATOR: _BASE_ROLES | {Role.REVIEWER},
+}
+MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+STAFF_ONLY_KINDS = frozenset({Kind.REGULATOR, Kind.OPERATOR})
+
+INVITATION_SALT = "marketplace.invitation"
+
+
+def roles_for_kind(kind: str) -> list[str]:
+    """The roles an organisation of this kind can give, in the order of Role."""
+    allowed = ROLES_BY_KIND[kind]
+    return [role for role in Role.values if role in allowed]
+
+
+def _event(
+    *,
+    organization: Organization,
+    actor: User | None,
+    action: str,
+    **payload: Any,
+) -> None:
+    OrganizationEvent.objects.create(
+        organization=organization, actor=actor, action=action, payload=payload
+    )
+
+
+def _role_of(*, user: User, organization: Organization) -> str | None:
+    return (
+        Membership.objects.filter(user=user, organization=organization)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def _lock(organization: Organization) -> Organization:
+    """Serialise membership changes of one organisation, so that two owners removing
+    each other at the same moment cannot leave it with none."""
+    return Organization.objects.select_for_update().get(pk=organization.pk)
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    actor: User,
+    name: str,
+    slug: str,
+    kind: str,
+    description: str = "",
+    website: str = "",
+    contact_email: str = "",
+) -> Organization:
+    if kind in STAFF_ONLY_KINDS and not actor.is_staff:
+        raise PermissionDenied(
+            _("Only the platform's staff can create regulators and operators.")
+        )
+    organization = Organization(
+        name=name,
+        slug=slug,
+        kind=kind,
+        description=description,
+        website=website,
+        contact_email=contact_email,
+    )
+    organization.full_clean()
+    organization.save()
+    Membership.objects.create(user=actor, organization=organization, role=Role.OWNER)
+    _event(
+        organization=organization,
+        actor=actor,
+        action=OrganizationEvent.Action.CREATED,
+        kind=kind,
+        slug=slug,
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_update(
+    *,
+    actor: User,
+    organization: Organization,
+    name: str,
+    description: str,
+    website: str,
+    contact_email: str,
+) -> Organization:
+    if _role_of(user=actor, organization=organization) not in MANAGER_ROLES:
+        raise PermissionDenied(
+            _("Only owners and administrators can change the organisation.")
+        )
+    before = {
+        "name": organization.name,
+        "description": organization.description,
+        "website": organization.website,
+        "contact_email": organization.contact_email,
+    }
+    after = {
+        "name": name,
+        "description": description,
+        "website": website,
+        "contact_email": contact_email,
+    }
+    for field, value in after.items():
+        setattr(organization, field, value)
+    organization.full_clean()
+    organization.save(update_fields=[*after, "updated_at"])
+    changed = sorted(field for field in after if before[field] != after[field])
+    if changed:
+        _event(
+            organization=organization,
+            actor=actor,
+            action=OrganizationEvent.Action.UPDATED,
+            fields=changed,
+        )
+    return organization
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    actor: User,
+    organization: Organization,
+    email: str,
+    role: str,
+) -> Invitation:
+    organization = _lock(organization)
+    actor_role = _role_of(user=actor, organization=organization)
+    if actor_role not in MANAGER_ROLES:
+        raise PermissionDenied(_("Only owners and administrators can invite members."))
+    if role not in ROLES_BY_KIND[organization.kind]:
+        raise PermissionDenied(
+            _("This kind of organisation has no role “%(role)s”.") % {"role": role},
+            code="invalid_role",
+        )
+    if role in MANAGER_ROLES and actor_role != Role.OWNER:
+        raise PermissionDenied(
+            _("Only owners can invite owners and administrators."),
+        )
+    email = User.objects.normalize_email(email).lower()
+    if Membership.objects.filter(
+        organization=organization, user__email__iexact=email
+    ).exists():
+        raise Conflict(
+            _("%(email)s is already a member.") % {"email": email},
+            details={"email": [_("Already a member.")]},
+        )
+    if Invitation.objects.filter(
+        organization=organization, email__iexact=email, state=Invitation.State.PENDING
+    ).exists():
+        raise Conflict(
+            _("%(email)s already has a pending invitation.") % {"email": email},
+            details={"email": [_("Already invited.")]},
+        )
+    invitation = Invitation(
+        organization=organization,
+        email=email,
+        role=role,
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
+    )
+    invitation.full_clean()
+    invitation.save()
+    _event(
+        organization=organization,
+        actor=actor,
+        action=OrganizationEvent.Action.MEMBER_INVITED,
+        email=email,
+        role=role,
+    )
+    from marketplace.tasks import invitation_send as invitation_send_task
+
+    invitation_send_task.delay_on_commit(invitation_id=invitation.pk)
+    return invitation
+
+
+def invitation_token(*, invitation: Invitation) -> str:
+    """The token of the link in the invitation e-mail."""
+    return signing.dumps(str(invitation.public_id), salt=INVITATION_SALT)
+
+
+def invitation_from_token(*, token: str) -> Invitation:
+    try:
+        public_id = signing.loads(token, salt=INVITATION_SALT)
+    except signing.BadSignature:
+        raise InvitationNotUsable(_("This invitation link is not valid.")) from None
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if invitation is None:
+        raise InvitationNotUsable(_("This invitation no longer exists."))
+    return invitation
+
+
+def invitation_send(*, invitation_id: int) -> bool:
+    """Send the e-mail of a pending invitation once. Returns whether it was sent."""
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(pk=invitation_id, state=Invitation.State.PENDING, sent_at=None)
+        .first()
+    )
+    if invitation is None:
+        return False  # gone, closed, or sent already: nothing to do
+    url = "{}://{}{}".format(
+        settings.SITE_SCHEME,
+        settings.SITE_HOST,
+        reverse("invitation-accept", kwargs={"token": invitation_token(invitation=invitation)}),
+    )
+    recipient = User.objects.filter(email__iexact=invitation.email).first()
+    language = (
+        recipient.preferred_language
+        if recipient and recipient.preferred_language
+        else settings.LANGUAGE_CODE
+    )
+    with translation.override(language):
+        context = {"invitation": invitation, "url": url, "site_name": settings.SITE_NAME}
+        subject = render_to_string(
+            "marketplace/email/invitation_subject.txt", context
+        ).strip()
+        body = render_to_string("marketplace/email/invitation_body.txt", context)
+    # Send, then mark: a failed send is retried by the task; a crash between the two
+    # sends the (harmless) e-mail twice rather than never.
+    send_mail(subject, body, None, [invitation.email])
+    Invitation.objects.filter(pk=invitation.pk, sent_at=None).update(
+        sent_at=timezone.now()
+    )
+    return True
+
+
+@transaction.atomic
+def invitation_revoke(
+    *, actor: User, invitation: Invitation, as_staff: bool = False
+) -> Invitation:
+    """Revoke a pending invitation: by the organisation's managers, or by the
+    platform's staff (``as_staff``, from the admin)."""
+    organization = _lock(invitation.organization)
+    staff_override = as_staff and actor.is_staff
+    if (
+        not staff_override
+        and _role_of(user=actor, organization=organization) not in MANAGER_ROLES
+    ):
+        raise PermissionDenied(_("Only owners and administrators can revoke invitations."))
+    updated = Invitation.objects.filter(
+        pk=invitation.pk, state=Invitation.State.PENDING
+    ).update(state=Invitation.State.REVOKED, closed_at=timezone.now())
+    if not updated:
+        raise Conflict(_("This invitation is no longer pending."))
+    _event(
+        organization=organization,
+        actor=actor,
+        action=OrganizationEvent.Action.INVITATION_REVOKED,
+        email=invitation.email,
+    )
+    invitation.refresh_from_db()
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
+    organization = _lock(invitation.organization)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.state != Invitation.State.PENDING:
+        raise InvitationNotUsable(_("This invitation is no longer open."))
+    if invitation.expires_at <= timezone.now():
+        raise InvitationNotUsable(_("This invitation has expired."))
+    if invitation.email.lower() != actor.email.lower():
+        raise PermissionDenied(
+            _(
+                "This invitation was sent to another e-mail address. Sign in with "
+                "the account of %(email)s to accept it."
+            )
+            % {"email": invitation.email},
+        )
+    if Membership.objects.filter(user=actor, organization=organization).exists():
+        raise Conflict(_("You are already a member of this organisation."))
+    membership = Membership.objects.create(
+        user=actor, organization=organization, role=invitation.role
+    )
+    Invitation.objects.filter(pk=invitation.pk).update(
+        state=Invitation.State.ACCEPTED, accepted_by=actor, closed_at=timezone.now()
+    )
+    _event(
+        organization=organization,
+        actor=actor,
+        action=OrganizationEvent.Action.MEMBER_JOINED,
+        user=actor.username,
+        role=invitation.role,
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_add(
+    *, organization: Organization, user: User, role: str, actor: User | None = None
+) -> Membership:
+    """Add a member directly, without an invitation: for the platform's own tooling
+    (the demo data set, the operators). The role rules still hold."""
+    organization = _lock(organization)
+    if role not in ROLES_BY_KIND[organization.kind]:
+        raise PermissionDenied(
+            _("This kind of organisation has no role “%(role)s”.") % {"role": role},
+            code="invalid_role",
+        )
+    if Membership.objects.filter(user=user, organization=organization).exists():
+        raise Conflict(_("%(user)s is already a member.") % {"user": user.username})
+    membership = Membership.objects.create(
+        user=user, organization=organization, role=role
+    )
+    _event(
+        organization=organization,
+        actor=actor,
+        action=OrganizationEvent.Action.MEMBER_JOINED,
+        user=user.username,
+        role=role,
+    )
+    return membership
+
+
+def _owner_count(organization: Organization) -> int:
+    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def membership_remove(*, actor: User, membership: Membership) -> None:
+    organization = _lock(membership.organization)
+    membership = Membership.objects.select_related("user").get(pk=membership.pk)
+    leaving = membership.user_id == actor.pk
+    if not leaving:
+        actor_role = _role_of(user=actor, organization=organization)
+        if actor_role not in MANAGER_ROLES:
+            raise PermissionDenied(
+                _("Only owners and administrators can remove members.")
+            )
+        if membership.role in MANAGER_ROLES and actor_role != Role.OWNER:
+            raise PermissionDenied(
+                _("Only owners can remove owners and administrators.")
+            )
+    if membership.role == Role.OWNER and _owner_count(organization) == 1:
+        raise Conflict(
+            _(
+                "An organisation must keep at least one owner: make someone else "
+                "owner first."
+            )
+        )
+    membership.delete()
+    _event(
+        organization=organization,
+        actor=actor,
+        action=(
+            OrganizationEvent.Action.MEMBER_LEFT
+            if leaving
+            else OrganizationEvent.Action.MEMBER_REMOVED
+        ),
+        user=membership.user.username,
+        role=membership.role,
+    )
+
+
+@transaction.atomic
+def membership_change_role(
+    *, actor: User, membership: Membership, role: str
+) -> Membership:
+    organization = _lock(membership.organization)
+    membership = Membership.objects.select_related("user").get(pk=membership.pk)
+    if _role_of(user=actor, organization=organization) != Role.OWNER:
+        raise PermissionDenied(_("Only owners can change roles."))
+    if role not in ROLES_BY_KIND[organization.kind]:
+        raise PermissionDenied(
+            _("This kind of organisation has no role “%(role)s”.") % {"role": role},
+            code="invalid_role",
+        )
+    if membership.role == role:
+        return membership
+    if membership.role == Role.OWNER and _owner_count(organization) == 1:
+        raise Conflict(
+            _(
+                "An organisation must keep at least one owner: make someone else "
+                "owner first."
+            )
+        )
+    previous = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    _event(
+        organization=organization,
+        actor=actor,
+        action=OrganizationEvent.Action.ROLE_CHANGED,
+        user=membership.user.username,
+        **{"from": previous, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_expire_due() -> int:
+    """Close the pending invitations whose time has run out. Returns how many."""
+    now = timezone.now()
+    due = list(
+        Invitation.objects.select_for_update(skip_locked=True)
+        .filter(state=Invitation.State.PENDING, expires_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", "organization_id", "email")[:1000]
+    )
+    if not due:
+        return 0
+    Invitation.objects.filter(
+        pk__in=[pk for pk, _org, _email in due], state=Invitation.State.PENDING
+    ).update(state=Invitation.State.EXPIRED, closed_at=now)
+    OrganizationEvent.objects.bulk_create(
+        OrganizationEvent(
+            organization_id=organization_id,
+            action=OrganizationEvent.Action.INVITATION_EXPIRED,
+            payload={"email": email},
+        )
+        for _pk, organization_id, email in due
+    )
+    return len(due)
+

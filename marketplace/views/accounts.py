@@ -1,0 +1,112 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
+
+from marketplace.forms import ProfileForm, SignInForm, SignUpForm
+from marketplace.models import User
+from marketplace.selectors.organizations import (
+    invitation_list_for_user,
+    membership_list_for_user,
+)
+from marketplace.services.accounts import (
+    user_create,
+    user_set_language,
+    user_update_profile,
+)
+from marketplace.views.errors import add_service_error
+
+
+def _with_language_cookie(response: HttpResponse, user: User) -> HttpResponse:
+    if user.preferred_language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            user.preferred_language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+        )
+    return response
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("profile")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = user_create(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                birth_year=form.cleaned_data["birth_year"],
+                preferred_language=request.LANGUAGE_CODE,
+            )
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                add_service_error(form, error)
+            else:  # the password validators speak without a field
+                form.add_error("password", error)
+        else:
+            login(request, user, backend="marketplace.auth.UsernameOrEmailBackend")
+            messages.success(request, _("Welcome! Your account is ready."))
+            return redirect("profile")
+    return render(request, "marketplace/accounts/signup.html", {"form": form})
+
+
+class SignInView(auth_views.LoginView):
+    form_class = SignInForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_valid(form)
+        return _with_language_cookie(response, form.get_user())
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    user = request.user
+    form = ProfileForm(
+        request.POST or None,
+        initial={
+            "birth_year": user.birth_year,
+            "preferred_language": user.preferred_language,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_update_profile(
+                user=user,
+                birth_year=form.cleaned_data["birth_year"],
+                preferred_language=form.cleaned_data["preferred_language"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("Your profile was saved."))
+            return _with_language_cookie(redirect("profile"), user)
+    return render(
+        request,
+        "marketplace/accounts/profile.html",
+        {
+            "form": form,
+            "memberships": membership_list_for_user(user=user),
+            "invitations": invitation_list_for_user(user=user),
+        },
+    )
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's set_language, which also remembers the choice of a signed-in user."""
+    response = django_set_language(request)
+    if isinstance(request.user, User) and isinstance(response, HttpResponseRedirect):
+        user_set_language(user=request.user, language=request.POST.get("language", ""))
+    return response

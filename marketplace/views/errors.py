@@ -1,0 +1,26 @@
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from config.exceptions import ApplicationError
+
+
+def add_service_error(form: forms.Form, error: ApplicationError | ValidationError) -> None:
+    """Show an error raised by a service on the form: on the field it names when the
+    form has that field, else above the form."""
+    if isinstance(error, ApplicationError):
+        placed = False
+        for field, messages in error.details.items():
+            if field in form.fields:
+                for message in messages:
+                    form.add_error(field, message)
+                placed = True
+        if not placed:
+            form.add_error(None, error.message)
+        return
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            target = field if field in form.fields else None
+            for item in errors:
+                form.add_error(target, item.messages if field != NON_FIELD_ERRORS else item)
+    else:
+        form.add_error(None, error)
