@@ -45,8 +45,8 @@ test-services: install
 	REDIS_URL='$(SERVICES_REDIS_URL)' $(BIN)/pytest --create-db
 
 messages: install
-	$(BIN)/python manage.py makemessages --locale zh_Hans --no-obsolete --add-location file --ignore '.venv/*' --ignore 'var/*'
-	$(BIN)/python manage.py compilemessages --locale zh_Hans
+	$(BIN)/python manage.py makemessages --locale zh_Hans --no-obsolete --add-location file --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*'
+	$(BIN)/python manage.py compilemessages --locale zh_Hans --ignore '.venv' --ignore 'var'
 
 clean:
 	rm -rf var/test-db.sqlite3* var/test-broker .pytest_cache .mypy_cache .ruff_cache

@@ -28,7 +28,7 @@ class ApplicationError(Exception):
     turn it into a message for the user."""
 
     code = "invalid"
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_message = _("The request could not be completed.")
 
     def __init__(
@@ -66,7 +66,9 @@ class Conflict(ApplicationError):
     default_message = _("This conflicts with the current state.")
 
 
-def error_body(code: str, message: str, details: ErrorDetails | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, details: ErrorDetails | None = None
+) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
@@ -79,8 +81,10 @@ def _as_details(detail: Any) -> ErrorDetails:
         if isinstance(value, dict):
             for key, item in value.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), item)
-        elif isinstance(value, list) and value and all(
-            isinstance(item, str) for item in value
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(item, str) for item in value)
         ):
             out.setdefault(prefix or "non_field_errors", []).extend(
                 force_str(item) for item in value
@@ -116,7 +120,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     if isinstance(exc, exceptions.ValidationError):
         body = error_body(
-            "invalid", force_str(_("Some fields are not valid.")), _as_details(exc.detail)
+            "invalid",
+            force_str(_("Some fields are not valid.")),
+            _as_details(exc.detail),
         )
     else:
         codes = exc.get_codes()

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -14,7 +14,7 @@ from config.api import ApiRootApi
 admin.site.site_header = _("Agent Store administration")
 admin.site.site_title = _("Agent Store administration")
 
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     path("", ApiRootApi.as_view(), name="api-root"),
     path("", include("marketplace.api.urls")),
 ]
@@ -33,7 +33,9 @@ urlpatterns = [
         name="api-docs",
     ),
     path(
-        "api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema"),
+        name="api-redoc",
     ),
     path("admin/", admin.site.urls),
 ]

@@ -86,9 +86,14 @@ def _error(
     )
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(
+    request: HttpRequest, exception: Exception | None = None
+) -> HttpResponse:
     return _error(
-        request, 400, "bad_request", _("Bad request"),
+        request,
+        400,
+        "bad_request",
+        _("Bad request"),
         _("The request could not be understood."),
     )
 
@@ -102,9 +107,14 @@ def permission_denied(
     return _error(request, 403, "permission_denied", _("Access denied"), str(message))
 
 
-def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def page_not_found(
+    request: HttpRequest, exception: Exception | None = None
+) -> HttpResponse:
     return _error(
-        request, 404, "not_found", _("Page not found"),
+        request,
+        404,
+        "not_found",
+        _("Page not found"),
         _("There is nothing at this address. It may have moved or never existed."),
     )
 
@@ -119,13 +129,17 @@ def server_error(request: HttpRequest) -> HttpResponse:
     from django.template import loader
 
     template = loader.get_template("500.html")
-    return HttpResponse(
-        template.render({"SITE_NAME": settings.SITE_NAME}), status=500
-    )
+    return HttpResponse(template.render({"SITE_NAME": settings.SITE_NAME}), status=500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return _error(
-        request, 403, "csrf_failed", _("Form expired"),
-        _("The form was sent without a valid security token. Reload the page and try again."),
+        request,
+        403,
+        "csrf_failed",
+        _("Form expired"),
+        _(
+            "The form was sent without a valid security token. "
+            "Reload the page and try again."
+        ),
     )

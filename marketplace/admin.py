@@ -5,12 +5,19 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from config.exceptions import ApplicationError
-from marketplace.models import Invitation, Membership, Organization, OrganizationEvent, User
+from marketplace.auth import signed_in_user
+from marketplace.models import (
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationEvent,
+    User,
+)
 from marketplace.services.organizations import invitation_revoke
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin[User]):
     list_display = [
         "username",
         "email",
@@ -51,11 +58,13 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class MembershipInline(ReadOnlyAdminMixin, admin.TabularInline[Membership, Organization]):
+class MembershipInline(
+    ReadOnlyAdminMixin, admin.TabularInline[Membership, Organization]
+):
     model = Membership
     extra = 0
     fields = ["user", "role", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["user", "role", "created_at"]
 
 
 @admin.register(Organization)
@@ -84,7 +93,14 @@ class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Membership]):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin[Invitation]):
-    list_display = ["email", "organization", "role", "state", "created_at", "expires_at"]
+    list_display = [
+        "email",
+        "organization",
+        "role",
+        "state",
+        "created_at",
+        "expires_at",
+    ]
     list_filter = ["state", "role", "organization__kind"]
     search_fields = ["email", "organization__name", "organization__slug"]
     list_select_related = ["organization"]
@@ -111,12 +127,20 @@ class InvitationAdmin(admin.ModelAdmin[Invitation]):
         revoked = 0
         for invitation in queryset.select_related("organization"):
             try:
-                invitation_revoke(actor=request.user, invitation=invitation, as_staff=True)  # type: ignore[arg-type]
+                invitation_revoke(
+                    actor=signed_in_user(request.user),
+                    invitation=invitation,
+                    as_staff=True,
+                )
             except ApplicationError as error:
-                self.message_user(request, f"{invitation}: {error.message}", messages.WARNING)
+                self.message_user(
+                    request, f"{invitation}: {error.message}", messages.WARNING
+                )
             else:
                 revoked += 1
-        self.message_user(request, _("%(count)d invitations revoked.") % {"count": revoked})
+        self.message_user(
+            request, _("%(count)d invitations revoked.") % {"count": revoked}
+        )
 
 
 @admin.register(OrganizationEvent)

@@ -6,11 +6,12 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from marketplace.models import Membership, Organization, User
 
 
-def _year_choices() -> list[tuple[str, str]]:
+def _year_choices() -> list[tuple[str, StrOrPromise]]:
     this_year = timezone.now().year
     return [("", _("Prefer not to say"))] + [
         (str(year), str(year)) for year in range(this_year, 1899, -1)

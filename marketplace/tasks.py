@@ -4,15 +4,17 @@ from typing import Any
 
 from celery import shared_task
 
-RETRY = {
-    "autoretry_for": (OSError,),
-    "retry_backoff": True,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
-
-@shared_task(name="marketplace.invitation_send", soft_time_limit=30, time_limit=60, **RETRY)
+@shared_task(
+    name="marketplace.invitation_send",
+    soft_time_limit=30,
+    time_limit=60,
+    # SMTP and network failures are transient: try again later.
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
 def invitation_send(*, invitation_id: int, **kwargs: Any) -> bool:
     from marketplace.services.organizations import invitation_send
 

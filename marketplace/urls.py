@@ -44,8 +44,14 @@ urlpatterns = [
     ),
     path("i18n/setlang/", accounts.set_language, name="set_language"),
     # Organisations
-    path("organizations/", organizations.organization_directory, name="organization-list"),
-    path("organizations/new/", organizations.organization_create, name="organization-create"),
+    path(
+        "organizations/", organizations.organization_directory, name="organization-list"
+    ),
+    path(
+        "organizations/new/",
+        organizations.organization_create,
+        name="organization-create",
+    ),
     path(
         "organizations/<slug:slug>/",
         organizations.organization_detail,

@@ -3,12 +3,12 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import SECRET_KEY, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SITE_SCHEME = env.str("SITE_SCHEME", default="http")
 
-if not SECRET_KEY:  # noqa: F405
+if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG off the site refuses to "
@@ -21,10 +21,12 @@ if not SECRET_KEY:  # noqa: F405
 EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
-STORAGES = {  # noqa: F405
+STORAGES = {
     **STORAGES,  # noqa: F405
     # No manifest in development: files are served from their sources as they change.
-    "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# whitenoise serves files from their sources (finders) in development; the folder that
+# collectstatic fills for production only has to exist.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -10,10 +11,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from django.utils.translation import gettext as _
-
 from config.exceptions import ApplicationError
 from marketplace.api.permissions import IsAuthenticated
+from marketplace.auth import signed_in_user
 from marketplace.models import Membership, User
 from marketplace.selectors.organizations import membership_list_for_user
 
@@ -51,7 +51,7 @@ class TokenApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        Token.objects.filter(user=signed_in_user(request.user)).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -72,10 +72,11 @@ class MeApi(APIView):
         memberships = serializers.SerializerMethodField()
 
         def get_memberships(self, user: User) -> list[dict[str, Any]]:
-            return MeApi.MembershipSerializer(
-                membership_list_for_user(user=user), many=True
-            ).data  # type: ignore[return-value]  # ReturnList is a list of dicts
+            return [
+                MeApi.MembershipSerializer(membership).data
+                for membership in membership_list_for_user(user=user)
+            ]
 
     @extend_schema(responses=OutputSerializer)
     def get(self, request: Request) -> Response:
-        return Response(self.OutputSerializer(request.user).data)
+        return Response(self.OutputSerializer(signed_in_user(request.user)).data)

@@ -8,8 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.pagination import PageNumberPagination
+from config.pagination import paginated_response
 from marketplace.api.permissions import IsAuthenticated
+from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
 from marketplace.models import Invitation, Membership, Organization, User
 from marketplace.selectors.organizations import (
@@ -29,8 +30,7 @@ def _organization(slug: str) -> Organization:
 
 
 def _user(request: Request) -> User:
-    assert isinstance(request.user, User)  # guaranteed by IsAuthenticated
-    return request.user
+    return signed_in_user(request.user)
 
 
 class OrganizationOutputSerializer(serializers.Serializer[Organization]):
@@ -49,36 +49,41 @@ class OrganizationCollectionApi(APIView):
         return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
 
     class FilterSerializer(serializers.Serializer[Any]):
-        kind = serializers.ChoiceField(choices=Organization.Kind.choices, required=False)
+        kind = serializers.ChoiceField(
+            choices=Organization.Kind.choices, required=False
+        )
         q = serializers.CharField(required=False, max_length=100)
 
     class OutputSerializer(OrganizationOutputSerializer):
         member_count = serializers.IntegerField()
 
-    @extend_schema(
-        parameters=[FilterSerializer], responses=OutputSerializer(many=True)
-    )
+    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         organizations = organization_list(**filters.validated_data)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(organizations, request, view=self)
-        return paginator.get_paginated_response(
-            self.OutputSerializer(page, many=True).data
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=organizations,
+            serializer_class=self.OutputSerializer,
         )
 
     class InputSerializer(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200)
         slug = serializers.CharField(max_length=50)
         kind = serializers.ChoiceField(choices=Organization.Kind.choices)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        description = serializers.CharField(
+            required=False, allow_blank=True, default=""
+        )
         website = serializers.URLField(required=False, allow_blank=True, default="")
         contact_email = serializers.EmailField(
             required=False, allow_blank=True, default=""
         )
 
-    @extend_schema(request=InputSerializer, responses={201: OrganizationOutputSerializer})
+    @extend_schema(
+        request=InputSerializer, responses={201: OrganizationOutputSerializer}
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -113,11 +118,14 @@ class MembershipCollectionApi(APIView):
 
     @extend_schema(responses=MembershipOutputSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
-        members = membership_list(organization=_organization(slug), actor=_user(request))
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(members, request, view=self)
-        return paginator.get_paginated_response(
-            MembershipOutputSerializer(page, many=True).data
+        members = membership_list(
+            organization=_organization(slug), actor=_user(request)
+        )
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=members,
+            serializer_class=MembershipOutputSerializer,
         )
 
 
@@ -127,7 +135,9 @@ class MembershipDetailApi(APIView):
     class InputSerializer(serializers.Serializer[Any]):
         role = serializers.ChoiceField(choices=Membership.Role.choices)
 
-    def _membership(self, request: Request, slug: str, membership_id: int) -> Membership:
+    def _membership(
+        self, request: Request, slug: str, membership_id: int
+    ) -> Membership:
         organization = _organization(slug)
         # Non-members learn nothing about who is a member.
         membership_list(organization=organization, actor=_user(request))
@@ -143,7 +153,9 @@ class MembershipDetailApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.membership_change_role(
-            actor=_user(request), membership=membership, role=data.validated_data["role"]
+            actor=_user(request),
+            membership=membership,
+            role=data.validated_data["role"],
         )
         return Response(MembershipOutputSerializer(membership).data)
 
@@ -171,10 +183,11 @@ class InvitationCollectionApi(APIView):
         invitations = invitation_list_pending(
             organization=_organization(slug), actor=_user(request)
         )
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(invitations, request, view=self)
-        return paginator.get_paginated_response(
-            InvitationOutputSerializer(page, many=True).data
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=invitations,
+            serializer_class=InvitationOutputSerializer,
         )
 
     class InputSerializer(serializers.Serializer[Any]):
@@ -186,7 +199,9 @@ class InvitationCollectionApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         invitation = services.invitation_create(
-            actor=_user(request), organization=_organization(slug), **data.validated_data
+            actor=_user(request),
+            organization=_organization(slug),
+            **data.validated_data,
         )
         return Response(
             InvitationOutputSerializer(invitation).data, status=status.HTTP_201_CREATED
@@ -205,7 +220,9 @@ class InvitationRevokeApi(APIView):
             pk=invitation_id,
             organization=organization,
         )
-        invitation = services.invitation_revoke(actor=_user(request), invitation=invitation)
+        invitation = services.invitation_revoke(
+            actor=_user(request), invitation=invitation
+        )
         return Response(InvitationOutputSerializer(invitation).data)
 
 
@@ -215,7 +232,9 @@ class InvitationAcceptApi(APIView):
     @extend_schema(request=None, responses={201: MembershipOutputSerializer})
     def post(self, request: Request, token: str) -> Response:
         invitation = services.invitation_from_token(token=token)
-        membership = services.invitation_accept(actor=_user(request), invitation=invitation)
+        membership = services.invitation_accept(
+            actor=_user(request), invitation=invitation
+        )
         return Response(
             MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED
         )

@@ -7,4 +7,4 @@ class IsAuthenticated(BasePermission):
     """Signed in (session or token)."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated)
+        return bool(request.user.is_authenticated)

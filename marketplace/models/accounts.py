@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -10,6 +10,7 @@ class User(AbstractUser):
     """A person. Signs in with a user name or e-mail address; belongs to any number
     of organisations through memberships."""
 
+    # Required here, where AbstractUser allows it blank; unique case-insensitively.
     email = models.EmailField(_("e-mail address"))
     # Declared by the user; age ratings of agents are checked against it.
     birth_year = models.PositiveSmallIntegerField(
@@ -24,8 +25,6 @@ class User(AbstractUser):
         choices=settings.LANGUAGES,
         blank=True,
     )
-
-    objects = UserManager()
 
     REQUIRED_FIELDS = ["email"]
 

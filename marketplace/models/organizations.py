@@ -42,13 +42,6 @@ class Organization(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL,
-        through="Membership",
-        through_fields=("organization", "user"),
-        related_name="organizations",
-    )
-
     class Meta:
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")

@@ -1,16 +1,22 @@
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
 from marketplace.exceptions import PermissionDenied
 from marketplace.models import Invitation, Membership, Organization, User
 
 
-def organization_list(*, kind: str | None = None, q: str | None = None) -> QuerySet[Organization]:
+def organization_list(
+    *, kind: str | None = None, q: str | None = None
+) -> QuerySet[Organization]:
     """The public directory of organisations, with their member counts."""
     organizations = Organization.objects.annotate(member_count=Count("memberships"))
     if kind:
         organizations = organizations.filter(kind=kind)
     if q:
-        organizations = organizations.filter(Q(name__icontains=q) | Q(slug__icontains=q))
+        organizations = organizations.filter(
+            Q(name__icontains=q) | Q(slug__icontains=q)
+        )
     return organizations.order_by("name", "pk")
 
 
@@ -18,8 +24,10 @@ def organization_get(*, slug: str) -> Organization | None:
     return Organization.objects.filter(slug=slug).first()
 
 
-def membership_get(*, user: User, organization: Organization) -> Membership | None:
-    if not user.is_authenticated:
+def membership_get(
+    *, user: AbstractBaseUser | AnonymousUser, organization: Organization
+) -> Membership | None:
+    if not isinstance(user, User):
         return None
     return Membership.objects.filter(user=user, organization=organization).first()
 
@@ -50,7 +58,9 @@ def invitation_list_pending(
     if membership_get(user=actor, organization=organization) is None:
         raise PermissionDenied()
     return (
-        Invitation.objects.filter(organization=organization, state=Invitation.State.PENDING)
+        Invitation.objects.filter(
+            organization=organization, state=Invitation.State.PENDING
+        )
         .select_related("invited_by")
         .order_by("-created_at", "pk")
     )
@@ -59,7 +69,9 @@ def invitation_list_pending(
 def invitation_list_for_user(*, user: User) -> QuerySet[Invitation]:
     """Pending invitations addressed to the user's e-mail address."""
     return (
-        Invitation.objects.filter(email__iexact=user.email, state=Invitation.State.PENDING)
+        Invitation.objects.filter(
+            email__iexact=user.email, state=Invitation.State.PENDING
+        )
         .select_related("organization")
         .order_by("-created_at", "pk")
     )

@@ -24,7 +24,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from marketplace.exceptions import Conflict, InvitationNotUsable, PermissionDenied
-from marketplace.models import Invitation, Membership, Organization, OrganizationEvent, User
+from marketplace.models import (
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationEvent,
+    User,
+)
 
 Role = Membership.Role
 Kind = Organization.Kind
@@ -206,7 +212,9 @@ def invitation_create(
     )
     from marketplace.tasks import invitation_send as invitation_send_task
 
-    invitation_send_task.delay_on_commit(invitation_id=invitation.pk)
+    invitation_send_task.delay_on_commit(  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
+        invitation_id=invitation.pk
+    )
     return invitation
 
 
@@ -242,7 +250,10 @@ def invitation_send(*, invitation_id: int) -> bool:
     url = "{}://{}{}".format(
         settings.SITE_SCHEME,
         settings.SITE_HOST,
-        reverse("invitation-accept", kwargs={"token": invitation_token(invitation=invitation)}),
+        reverse(
+            "invitation-accept",
+            kwargs={"token": invitation_token(invitation=invitation)},
+        ),
     )
     recipient = User.objects.filter(email__iexact=invitation.email).first()
     language = (
@@ -251,7 +262,11 @@ def invitation_send(*, invitation_id: int) -> bool:
         else settings.LANGUAGE_CODE
     )
     with translation.override(language):
-        context = {"invitation": invitation, "url": url, "site_name": settings.SITE_NAME}
+        context = {
+            "invitation": invitation,
+            "url": url,
+            "site_name": settings.SITE_NAME,
+        }
         subject = render_to_string(
             "marketplace/email/invitation_subject.txt", context
         ).strip()
@@ -277,7 +292,9 @@ def invitation_revoke(
         not staff_override
         and _role_of(user=actor, organization=organization) not in MANAGER_ROLES
     ):
-        raise PermissionDenied(_("Only owners and administrators can revoke invitations."))
+        raise PermissionDenied(
+            _("Only owners and administrators can revoke invitations.")
+        )
     updated = Invitation.objects.filter(
         pk=invitation.pk, state=Invitation.State.PENDING
     ).update(state=Invitation.State.REVOKED, closed_at=timezone.now())
@@ -453,4 +470,3 @@ def invitation_expire_due() -> int:
         for _pk, organization_id, email in due
     )
     return len(due)
-

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
+from marketplace.auth import signed_in_user
 from marketplace.forms import ProfileForm, SignInForm, SignUpForm
 from marketplace.models import User
 from marketplace.selectors.organizations import (
@@ -71,8 +72,7 @@ class SignInView(auth_views.LoginView):
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    assert isinstance(request.user, User)
-    user = request.user
+    user = signed_in_user(request.user)
     form = ProfileForm(
         request.POST or None,
         initial={

@@ -4,7 +4,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from config.exceptions import ApplicationError
 
 
-def add_service_error(form: forms.Form, error: ApplicationError | ValidationError) -> None:
+def add_service_error(
+    form: forms.Form, error: ApplicationError | ValidationError
+) -> None:
     """Show an error raised by a service on the form: on the field it names when the
     form has that field, else above the form."""
     if isinstance(error, ApplicationError):
@@ -21,6 +23,8 @@ def add_service_error(form: forms.Form, error: ApplicationError | ValidationErro
         for field, errors in error.error_dict.items():
             target = field if field in form.fields else None
             for item in errors:
-                form.add_error(target, item.messages if field != NON_FIELD_ERRORS else item)
+                form.add_error(
+                    target, item.messages if field != NON_FIELD_ERRORS else item
+                )
     else:
         form.add_error(None, error)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from config.exceptions import ApplicationError
 from config.exceptions import PermissionDenied as DomainPermissionDenied
+from marketplace.auth import signed_in_user
 from marketplace.forms import (
     InvitationForm,
     OrganizationCreateForm,
@@ -30,8 +31,7 @@ from marketplace.views.errors import add_service_error
 
 
 def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # guaranteed by @login_required
-    return request.user
+    return signed_in_user(request.user)
 
 
 def _organization(slug: str) -> Organization:
@@ -45,7 +45,9 @@ def organization_directory(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in Organization.Kind.values:
         kind = ""
-    organizations = organization_list(kind=kind or None, q=request.GET.get("q", "")[:100])
+    organizations = organization_list(
+        kind=kind or None, q=request.GET.get("q", "")[:100]
+    )
     return render(
         request,
         "marketplace/organizations/list.html",
@@ -79,11 +81,7 @@ def organization_create(request: HttpRequest) -> HttpResponse:
 
 def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
     organization = _organization(slug)
-    membership = (
-        membership_get(user=request.user, organization=organization)  # type: ignore[arg-type]
-        if request.user.is_authenticated
-        else None
-    )
+    membership = membership_get(user=request.user, organization=organization)
     return render(
         request,
         "marketplace/organizations/detail.html",
@@ -155,7 +153,9 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "is_owner": is_owner,
             "roles": [(role, Membership.Role(role).label) for role in roles],
             "members": membership_list(organization=organization, actor=user),
-            "invitations": invitation_list_pending(organization=organization, actor=user),
+            "invitations": invitation_list_pending(
+                organization=organization, actor=user
+            ),
             "events": organization.events.select_related("actor")[:20],
             "invite_form": invite_form,
             "update_form": update_form,
@@ -190,7 +190,9 @@ def _member(organization: Organization, membership_id: int) -> Membership:
 
 @login_required
 @require_POST
-def membership_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def membership_remove(
+    request: HttpRequest, slug: str, membership_id: int
+) -> HttpResponse:
     user = _user(request)
     organization = _organization(slug)
     if membership_get(user=user, organization=organization) is None:
@@ -241,12 +243,16 @@ def membership_change_role(
 
 @login_required
 @require_POST
-def invitation_revoke(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
+def invitation_revoke(
+    request: HttpRequest, slug: str, invitation_id: int
+) -> HttpResponse:
     user = _user(request)
     organization = _organization(slug)
     if membership_get(user=user, organization=organization) is None:
         raise DomainPermissionDenied()
-    invitation = get_object_or_404(Invitation, pk=invitation_id, organization=organization)
+    invitation = get_object_or_404(
+        Invitation, pk=invitation_id, organization=organization
+    )
     return _act(
         request,
         slug,
@@ -277,6 +283,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "marketplace/organizations/invitation.html",
-        {"invitation": invitation, "usable": invitation.state == Invitation.State.PENDING},
+        {
+            "invitation": invitation,
+            "usable": invitation.state == Invitation.State.PENDING,
+        },
     )
-

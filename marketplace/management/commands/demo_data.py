@@ -68,9 +68,13 @@ class Command(BaseCommand):
         for username, email, staff in USERS:
             user = User.objects.filter(username=username).first()
             if user is None:
-                user = user_create(username=username, email=email, password=DEMO_PASSWORD)
+                user = user_create(
+                    username=username, email=email, password=DEMO_PASSWORD
+                )
                 if staff:
-                    User.objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)
+                    User.objects.filter(pk=user.pk).update(
+                        is_staff=True, is_superuser=True
+                    )
                     user.refresh_from_db()
                 created += 1
             users[username] = user
