@@ -1,5 +1,6 @@
 """Both languages, on every page, from complete catalogues."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -28,13 +29,13 @@ def test_the_chinese_catalogue_is_complete_and_compiled() -> None:
         assert compiled[(entry.msgctxt, entry.msgid)].msgstr == entry.msgstr
 
 
-@pytest.mark.skipif(
-    shutil.which("xgettext") is None,
-    reason="GNU gettext (xgettext) is not installed; .ci/run installs it",
-)
 def test_every_string_of_the_code_and_templates_is_in_the_catalogue(
     tmp_path: Path,
 ) -> None:
+    if shutil.which("xgettext") is None:
+        if os.environ.get("AGENTSTORE_REQUIRE_ALL"):
+            pytest.fail("GNU gettext (xgettext) is missing, and CI requires this test")
+        pytest.skip("GNU gettext (xgettext) is not installed; .ci/run installs it")
     # Extract afresh into a copy and compare message ids with the committed catalogue.
     copy = tmp_path / "project"
     shutil.copytree(

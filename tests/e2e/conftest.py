@@ -11,6 +11,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        if os.environ.get("AGENTSTORE_REQUIRE_ALL"):
+            pytest.fail(f"no Chromium at {CHROMIUM}, and CI requires the browser tests")
         pytest.skip(
             f"no Chromium at {CHROMIUM} (apt-get install chromium runs these tests)"
         )
