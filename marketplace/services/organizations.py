@@ -75,6 +75,14 @@ def _role_of(*, user: User, organization: Organization) -> str | None:
     )
 
 
+def _check_role(*, organization: Organization, role: str) -> None:
+    if role not in ROLES_BY_KIND[organization.kind]:
+        raise PermissionDenied(
+            _("This kind of organisation has no role “%(role)s”.") % {"role": role},
+            code="invalid_role",
+        )
+
+
 def _lock(organization: Organization) -> Organization:
     """Serialise membership changes of one organisation, so that two owners removing
     each other at the same moment cannot leave it with none."""
@@ -170,11 +178,7 @@ def invitation_create(
     actor_role = _role_of(user=actor, organization=organization)
     if actor_role not in MANAGER_ROLES:
         raise PermissionDenied(_("Only owners and administrators can invite members."))
-    if role not in ROLES_BY_KIND[organization.kind]:
-        raise PermissionDenied(
-            _("This kind of organisation has no role “%(role)s”.") % {"role": role},
-            code="invalid_role",
-        )
+    _check_role(organization=organization, role=role)
     if role in MANAGER_ROLES and actor_role != Role.OWNER:
         raise PermissionDenied(
             _("Only owners can invite owners and administrators."),
@@ -351,11 +355,7 @@ def membership_add(
     """Add a member directly, without an invitation: for the platform's own tooling
     (the demo data set, the operators). The role rules still hold."""
     organization = _lock(organization)
-    if role not in ROLES_BY_KIND[organization.kind]:
-        raise PermissionDenied(
-            _("This kind of organisation has no role “%(role)s”.") % {"role": role},
-            code="invalid_role",
-        )
+    _check_role(organization=organization, role=role)
     if Membership.objects.filter(user=user, organization=organization).exists():
         raise Conflict(_("%(user)s is already a member.") % {"user": user.username})
     membership = Membership.objects.create(
@@ -371,8 +371,21 @@ def membership_add(
     return membership
 
 
-def _owner_count(organization: Organization) -> int:
-    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+def _keep_an_owner(*, membership: Membership, organization: Organization) -> None:
+    """Refuse to take away the last owner (call with the organisation locked)."""
+    if (
+        membership.role == Role.OWNER
+        and Membership.objects.filter(
+            organization=organization, role=Role.OWNER
+        ).count()
+        == 1
+    ):
+        raise Conflict(
+            _(
+                "An organisation must keep at least one owner: make someone else "
+                "owner first."
+            )
+        )
 
 
 @transaction.atomic
@@ -390,13 +403,7 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
             raise PermissionDenied(
                 _("Only owners can remove owners and administrators.")
             )
-    if membership.role == Role.OWNER and _owner_count(organization) == 1:
-        raise Conflict(
-            _(
-                "An organisation must keep at least one owner: make someone else "
-                "owner first."
-            )
-        )
+    _keep_an_owner(membership=membership, organization=organization)
     membership.delete()
     _event(
         organization=organization,
@@ -419,20 +426,10 @@ def membership_change_role(
     membership = Membership.objects.select_related("user").get(pk=membership.pk)
     if _role_of(user=actor, organization=organization) != Role.OWNER:
         raise PermissionDenied(_("Only owners can change roles."))
-    if role not in ROLES_BY_KIND[organization.kind]:
-        raise PermissionDenied(
-            _("This kind of organisation has no role “%(role)s”.") % {"role": role},
-            code="invalid_role",
-        )
+    _check_role(organization=organization, role=role)
     if membership.role == role:
         return membership
-    if membership.role == Role.OWNER and _owner_count(organization) == 1:
-        raise Conflict(
-            _(
-                "An organisation must keep at least one owner: make someone else "
-                "owner first."
-            )
-        )
+    _keep_an_owner(membership=membership, organization=organization)
     previous = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
