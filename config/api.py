@@ -24,6 +24,5 @@ class ApiRootApi(APIView):
                 "token": link("api-token"),
                 "schema": link("api-schema"),
                 "docs": link("api-docs"),
-                "redoc": link("api-redoc"),
             }
         )

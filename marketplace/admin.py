@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
@@ -13,7 +15,7 @@ from marketplace.models import (
     OrganizationEvent,
     User,
 )
-from marketplace.services.organizations import invitation_revoke
+from marketplace.services.organizations import invitation_revoke, organization_update
 
 
 @admin.register(User)
@@ -31,8 +33,20 @@ class UserAdmin(DjangoUserAdmin[User]):
     search_fields = ["username", "email", "first_name", "last_name"]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        (_("Profile"), {"fields": ("birth_year", "preferred_language")}),
+        (
+            _("Profile"),
+            {"fields": ("birth_year", "preferred_language", "email_verified_at")},
+        ),
     )
+    readonly_fields = ["email_verified_at", "date_joined", "last_login"]
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: User | None = None
+    ) -> bool:
+        # Deleting a person could leave an organisation without an owner and would
+        # erase who did what; deactivate the account (clear "active") instead.
+        return False
+
     add_fieldsets = (
         (
             None,
@@ -69,18 +83,38 @@ class MembershipInline(
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin[Organization]):
+    """Organisations are created on the site (which makes the creator owner); here
+    staff correct their public details through the same service, and nothing else:
+    the kind decides which roles exist and the slug is part of public identifiers."""
+
     list_display = ["name", "slug", "kind", "created_at"]
     list_filter = ["kind", "created_at"]
     search_fields = ["name", "slug", "website", "contact_email"]
-    readonly_fields = ["created_at", "updated_at"]
+    fields = ["name", "slug", "kind", "description", "website", "contact_email"]
+    readonly_fields = ["slug", "kind", "created_at", "updated_at"]
     date_hierarchy = "created_at"
     inlines = [MembershipInline]
 
-    def get_readonly_fields(
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(
         self, request: HttpRequest, obj: Organization | None = None
-    ) -> list[str]:
-        # The slug is part of public identifiers: fixed once created.
-        return [*self.readonly_fields, "slug"] if obj else list(self.readonly_fields)
+    ) -> bool:
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: Organization, form: Any, change: bool
+    ) -> None:
+        organization_update(
+            actor=signed_in_user(request.user),
+            organization=obj,
+            name=obj.name,
+            description=obj.description,
+            website=obj.website,
+            contact_email=obj.contact_email,
+            as_staff=True,
+        )
 
 
 @admin.register(Membership)

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from config.exceptions import PermissionDenied
 from marketplace.models import User
+from marketplace.ratelimit import login_blocked, login_failed, login_succeeded
 
 
 def signed_in_user(user: AbstractBaseUser | AnonymousUser) -> User:
@@ -29,13 +30,17 @@ class UsernameOrEmailBackend(ModelBackend):
     ) -> User | None:
         if username is None or password is None:
             return None
+        # Every door (pages, API, admin) signs in here, so the limit holds at all.
+        if login_blocked(request=request, username=username):
+            return None
         field = "email__iexact" if "@" in username else "username"
         user = User._default_manager.filter(**{field: username}).first()
         if user is None:
             # Spend the time a password check takes, so that timing does not tell
             # which accounts exist.
             User().set_password(password)
-            return None
-        if user.check_password(password) and self.user_can_authenticate(user):
+        elif user.check_password(password) and self.user_can_authenticate(user):
+            login_succeeded(username=username)
             return user
+        login_failed(request=request, username=username)
         return None

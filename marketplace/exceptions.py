@@ -6,6 +6,7 @@ from config.exceptions import ApplicationError, Conflict, NotFound, PermissionDe
 __all__ = [
     "ApplicationError",
     "Conflict",
+    "InvalidRole",
     "InvitationNotUsable",
     "NotFound",
     "PermissionDenied",
@@ -14,3 +15,9 @@ __all__ = [
 
 class InvitationNotUsable(ApplicationError):
     code = "invitation_not_usable"
+
+
+class InvalidRole(ApplicationError):
+    """A role that this kind of organisation does not have."""
+
+    code = "invalid_role"

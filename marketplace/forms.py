@@ -4,11 +4,18 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
 from marketplace.models import Membership, Organization, User
+from marketplace.ratelimit import login_blocked
+
+TOO_MANY_SIGN_INS = _(
+    "Too many failed sign-ins for this account or from your network. Wait a few "
+    "minutes and try again, or reset your password."
+)
 
 
 def _year_choices() -> list[tuple[str, StrOrPromise]]:
@@ -55,6 +62,12 @@ class SignInForm(AuthenticationForm):
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
 
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        if username and login_blocked(request=self.request, username=username):
+            raise ValidationError(TOO_MANY_SIGN_INS, code="too_many_attempts")
+        return super().clean()
+
 
 class ProfileForm(forms.Form):
     birth_year = forms.TypedChoiceField(
@@ -63,12 +76,21 @@ class ProfileForm(forms.Form):
     preferred_language = forms.ChoiceField(
         label=_("Preferred language"),
         required=False,
-        choices=[("", _("Follow my browser")), *settings.LANGUAGES],
+        choices=lambda: [("", _("Follow my browser")), *settings.LANGUAGES],
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["birth_year"].choices = _year_choices()  # type: ignore[attr-defined]
+
+
+class OrganizationFilterForm(forms.Form):
+    """The directory's search box and kind filter; bad values are ignored."""
+
+    q = forms.CharField(required=False, max_length=100)
+    kind = forms.ChoiceField(
+        required=False, choices=[("", ""), *Organization.Kind.choices]
+    )
 
 
 class OrganizationCreateForm(forms.Form):

@@ -10,6 +10,16 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", accounts.profile, name="profile"),
     path(
+        "accounts/verify-email/",
+        accounts.verify_email_resend,
+        name="verify-email-resend",
+    ),
+    path(
+        "accounts/verify-email/<str:token>/",
+        accounts.verify_email,
+        name="verify-email",
+    ),
+    path(
         "accounts/password-change/",
         auth_views.PasswordChangeView.as_view(),
         name="password_change",

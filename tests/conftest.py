@@ -14,6 +14,16 @@ def _media_storage(settings: object, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Rate-limit counters and cached values do not leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _english_by_default(settings: object) -> Iterator[None]:
     """Pages answer in the browser's language; tests speak English unless a test
     says otherwise."""

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +15,9 @@ from rest_framework.views import APIView
 from config.exceptions import ApplicationError
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
+from marketplace.forms import TOO_MANY_SIGN_INS
 from marketplace.models import Membership, User
+from marketplace.ratelimit import login_blocked
 from marketplace.selectors.organizations import membership_list_for_user
 
 
@@ -43,6 +46,10 @@ class TokenApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if login_blocked(
+            request=request._request, username=data.validated_data["username"]
+        ):
+            raise Throttled(detail=str(TOO_MANY_SIGN_INS))
         user = authenticate(request._request, **data.validated_data)
         if user is None:
             raise InvalidCredentials(_("The user name or password is not correct."))

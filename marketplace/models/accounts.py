@@ -6,6 +6,10 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 
+def language_choices() -> list[tuple[str, str]]:
+    return [(code, str(name)) for code, name in settings.LANGUAGES]
+
+
 class User(AbstractUser):
     """A person. Signs in with a user name or e-mail address; belongs to any number
     of organisations through memberships."""
@@ -22,8 +26,12 @@ class User(AbstractUser):
     preferred_language = models.CharField(
         _("preferred language"),
         max_length=10,
-        choices=settings.LANGUAGES,
+        choices=language_choices,
         blank=True,
+    )
+    # Set when the user follows the link sent to ``email``; cleared when it changes.
+    email_verified_at = models.DateTimeField(
+        _("e-mail verified"), null=True, blank=True
     )
 
     REQUIRED_FIELDS = ["email"]
@@ -41,3 +49,7 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None

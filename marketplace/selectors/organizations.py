@@ -3,7 +3,16 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
 from marketplace.exceptions import PermissionDenied
-from marketplace.models import Invitation, Membership, Organization, User
+from marketplace.models import (
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationEvent,
+    User,
+)
+
+# Owners and administrators manage members and invitations.
+MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 
 
 def organization_list(
@@ -55,7 +64,10 @@ def membership_list(*, organization: Organization, actor: User) -> QuerySet[Memb
 def invitation_list_pending(
     *, organization: Organization, actor: User
 ) -> QuerySet[Invitation]:
-    if membership_get(user=actor, organization=organization) is None:
+    """Pending invitations, with the invitees' addresses: for owners and
+    administrators only."""
+    membership = membership_get(user=actor, organization=organization)
+    if membership is None or membership.role not in MANAGER_ROLES:
         raise PermissionDenied()
     return (
         Invitation.objects.filter(
@@ -67,7 +79,10 @@ def invitation_list_pending(
 
 
 def invitation_list_for_user(*, user: User) -> QuerySet[Invitation]:
-    """Pending invitations addressed to the user's e-mail address."""
+    """Pending invitations addressed to the user's e-mail address, once the user has
+    shown that the address is theirs."""
+    if not user.email_verified:
+        return Invitation.objects.none()
     return (
         Invitation.objects.filter(
             email__iexact=user.email, state=Invitation.State.PENDING
@@ -75,3 +90,14 @@ def invitation_list_for_user(*, user: User) -> QuerySet[Invitation]:
         .select_related("organization")
         .order_by("-created_at", "pk")
     )
+
+
+def organization_event_list(
+    *, organization: Organization, actor: User, limit: int = 20
+) -> QuerySet[OrganizationEvent]:
+    """The latest entries of an organisation's audit trail: for its members."""
+    if membership_get(user=actor, organization=organization) is None:
+        raise PermissionDenied()
+    return OrganizationEvent.objects.filter(organization=organization).select_related(
+        "actor"
+    )[:limit]

@@ -1,8 +1,25 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from marketplace.exceptions import ApplicationError
 from marketplace.models import User
+from marketplace.services.common import insert_unique
+
+EMAIL_VERIFICATION_SALT = "marketplace.email_verification"
+EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
+
+
+class VerificationLinkNotValid(ApplicationError):
+    code = "verification_link_not_valid"
 
 
 @transaction.atomic
@@ -14,6 +31,7 @@ def user_create(
     birth_year: int | None = None,
     preferred_language: str = "",
 ) -> User:
+    """A new account; a link to confirm its e-mail address goes out on commit."""
     user = User(
         username=username,
         email=User.objects.normalize_email(email).lower(),
@@ -23,7 +41,10 @@ def user_create(
     validate_password(password, user)
     user.set_password(password)
     user.full_clean(exclude=["password"])
-    user.save()
+    insert_unique(
+        user, field="username", message=_("This user name or e-mail address is taken.")
+    )
+    email_verification_request(user=user)
     return user
 
 
@@ -47,3 +68,69 @@ def user_set_language(*, user: User, language: str) -> None:
         return
     User.objects.filter(pk=user.pk).update(preferred_language=language)
     user.preferred_language = language
+
+
+def email_verification_token(*, user: User) -> str:
+    """The token of the link that confirms the user's current e-mail address."""
+    return signing.dumps(
+        {"user": user.pk, "email": user.email.lower()}, salt=EMAIL_VERIFICATION_SALT
+    )
+
+
+def email_verification_request(*, user: User) -> None:
+    """Send (again) the link that confirms the user's e-mail address, once the
+    current transaction commits."""
+    if user.email_verified:
+        return
+    from marketplace.tasks import email_verification_send as send_task
+
+    send_task.delay_on_commit(user_id=user.pk)  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
+
+
+def email_verification_send(*, user_id: int) -> bool:
+    """Mail the confirmation link to a user whose address is not confirmed yet."""
+    user = User.objects.filter(pk=user_id, email_verified_at=None).first()
+    if user is None:
+        return False
+    path = reverse(
+        "verify-email", kwargs={"token": email_verification_token(user=user)}
+    )
+    context = {
+        "user": user,
+        "url": f"{settings.SITE_SCHEME}://{settings.SITE_HOST}{path}",
+        "site_name": settings.SITE_NAME,
+        "days": EMAIL_VERIFICATION_MAX_AGE.days,
+    }
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        subject = render_to_string(
+            "marketplace/email/verify_email_subject.txt", context
+        ).strip()
+        body = render_to_string("marketplace/email/verify_email_body.txt", context)
+    send_mail(subject, body, None, [user.email])
+    return True
+
+
+@transaction.atomic
+def user_verify_email(*, token: str) -> User:
+    """Confirm the address the link was sent to, if it is still the user's."""
+    try:
+        data = signing.loads(
+            token,
+            salt=EMAIL_VERIFICATION_SALT,
+            max_age=EMAIL_VERIFICATION_MAX_AGE,
+        )
+    except signing.SignatureExpired:
+        raise VerificationLinkNotValid(
+            _("This link has expired. Sign in and ask for a new one.")
+        ) from None
+    except signing.BadSignature:
+        raise VerificationLinkNotValid(_("This link is not valid.")) from None
+    user = User.objects.select_for_update().filter(pk=data.get("user")).first()
+    if user is None or user.email.lower() != data.get("email"):
+        raise VerificationLinkNotValid(
+            _("This link was for an address the account no longer has.")
+        )
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    return user

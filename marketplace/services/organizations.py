@@ -23,7 +23,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from marketplace.exceptions import Conflict, InvitationNotUsable, PermissionDenied
+from marketplace.exceptions import (
+    Conflict,
+    InvalidRole,
+    InvitationNotUsable,
+    NotFound,
+    PermissionDenied,
+)
 from marketplace.models import (
     Invitation,
     Membership,
@@ -31,6 +37,8 @@ from marketplace.models import (
     OrganizationEvent,
     User,
 )
+from marketplace.selectors.organizations import MANAGER_ROLES
+from marketplace.services.common import insert_unique
 
 Role = Membership.Role
 Kind = Organization.Kind
@@ -43,7 +51,6 @@ ROLES_BY_KIND: dict[str, frozenset[str]] = {
     Kind.REGULATOR: _BASE_ROLES | {Role.REVIEWER},
     Kind.OPERATOR: _BASE_ROLES | {Role.REVIEWER},
 }
-MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 STAFF_ONLY_KINDS = frozenset({Kind.REGULATOR, Kind.OPERATOR})
 
 INVITATION_SALT = "marketplace.invitation"
@@ -75,12 +82,21 @@ def _role_of(*, user: User, organization: Organization) -> str | None:
     )
 
 
+def _current(membership: Membership) -> Membership:
+    """The membership as it is now, under the organisation's lock: a double click or
+    a concurrent removal may have deleted it."""
+    current = Membership.objects.select_related("user").filter(pk=membership.pk).first()
+    if current is None:
+        raise NotFound(_("This membership no longer exists."))
+    return current
+
+
 def _check_role(*, organization: Organization, role: str) -> None:
     if role not in ROLES_BY_KIND[organization.kind]:
-        raise PermissionDenied(
-            _("This kind of organisation has no role “%(role)s”.") % {"role": role},
-            code="invalid_role",
-        )
+        message = _("This kind of organisation has no role “%(role)s”.") % {
+            "role": role
+        }
+        raise InvalidRole(message, details={"role": [message]})
 
 
 def _lock(organization: Organization) -> Organization:
@@ -113,7 +129,11 @@ def organization_create(
         contact_email=contact_email,
     )
     organization.full_clean()
-    organization.save()
+    insert_unique(
+        organization,
+        field="slug",
+        message=_("An organisation with this short name exists."),
+    )
     Membership.objects.create(user=actor, organization=organization, role=Role.OWNER)
     _event(
         organization=organization,
@@ -134,8 +154,14 @@ def organization_update(
     description: str,
     website: str,
     contact_email: str,
+    as_staff: bool = False,
 ) -> Organization:
-    if _role_of(user=actor, organization=organization) not in MANAGER_ROLES:
+    """Change an organisation's public details: by its owners and administrators, or
+    by the platform's staff (``as_staff``, from the admin)."""
+    if (
+        not (as_staff and actor.is_staff)
+        and _role_of(user=actor, organization=organization) not in MANAGER_ROLES
+    ):
         raise PermissionDenied(
             _("Only owners and administrators can change the organisation.")
         )
@@ -246,11 +272,16 @@ def invitation_send(*, invitation_id: int) -> bool:
     """Send the e-mail of a pending invitation once. Returns whether it was sent."""
     invitation = (
         Invitation.objects.select_related("organization", "invited_by")
-        .filter(pk=invitation_id, state=Invitation.State.PENDING, sent_at=None)
+        .filter(
+            pk=invitation_id,
+            state=Invitation.State.PENDING,
+            sent_at=None,
+            expires_at__gt=timezone.now(),
+        )
         .first()
     )
     if invitation is None:
-        return False  # gone, closed, or sent already: nothing to do
+        return False  # gone, closed, lapsed or sent already: nothing to do
     url = "{}://{}{}".format(
         settings.SITE_SCHEME,
         settings.SITE_HOST,
@@ -322,6 +353,15 @@ def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
         raise InvitationNotUsable(_("This invitation is no longer open."))
     if invitation.expires_at <= timezone.now():
         raise InvitationNotUsable(_("This invitation has expired."))
+    if not actor.email_verified:
+        raise PermissionDenied(
+            _(
+                "Confirm your e-mail address first: open the link we sent to "
+                "%(email)s, then accept the invitation."
+            )
+            % {"email": actor.email},
+            code="email_not_verified",
+        )
     if invitation.email.lower() != actor.email.lower():
         raise PermissionDenied(
             _(
@@ -391,7 +431,7 @@ def _keep_an_owner(*, membership: Membership, organization: Organization) -> Non
 @transaction.atomic
 def membership_remove(*, actor: User, membership: Membership) -> None:
     organization = _lock(membership.organization)
-    membership = Membership.objects.select_related("user").get(pk=membership.pk)
+    membership = _current(membership)
     leaving = membership.user_id == actor.pk
     if not leaving:
         actor_role = _role_of(user=actor, organization=organization)
@@ -423,7 +463,7 @@ def membership_change_role(
     *, actor: User, membership: Membership, role: str
 ) -> Membership:
     organization = _lock(membership.organization)
-    membership = Membership.objects.select_related("user").get(pk=membership.pk)
+    membership = _current(membership)
     if _role_of(user=actor, organization=organization) != Role.OWNER:
         raise PermissionDenied(_("Only owners can change roles."))
     _check_role(organization=organization, role=role)

@@ -10,17 +10,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
+from config.exceptions import ApplicationError
 from marketplace.auth import signed_in_user
 from marketplace.forms import ProfileForm, SignInForm, SignUpForm
 from marketplace.models import User
+from marketplace.ratelimit import allow
 from marketplace.selectors.organizations import (
     invitation_list_for_user,
     membership_list_for_user,
 )
 from marketplace.services.accounts import (
+    email_verification_request,
     user_create,
     user_set_language,
     user_update_profile,
+    user_verify_email,
 )
 from marketplace.views.errors import add_service_error
 
@@ -54,9 +58,18 @@ def signup(request: HttpRequest) -> HttpResponse:
                 add_service_error(form, error)
             else:  # the password validators speak without a field
                 form.add_error("password", error)
+        except ApplicationError as error:
+            add_service_error(form, error)
         else:
             login(request, user, backend="marketplace.auth.UsernameOrEmailBackend")
-            messages.success(request, _("Welcome! Your account is ready."))
+            messages.success(
+                request,
+                _(
+                    "Welcome! Your account is ready. We sent a link to %(email)s to "
+                    "confirm the address."
+                )
+                % {"email": user.email},
+            )
             return redirect("profile")
     return render(request, "marketplace/accounts/signup.html", {"form": form})
 
@@ -101,6 +114,35 @@ def profile(request: HttpRequest) -> HttpResponse:
             "invitations": invitation_list_for_user(user=user),
         },
     )
+
+
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the confirmation e-mail."""
+    try:
+        user_verify_email(token=token)
+    except ApplicationError as error:
+        return render(
+            request,
+            "marketplace/accounts/verify_email.html",
+            {"error": error.message},
+            status=400,
+        )
+    messages.success(request, _("Your e-mail address is confirmed."))
+    return redirect("profile" if request.user.is_authenticated else "login")
+
+
+@login_required
+@require_POST
+def verify_email_resend(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request.user)
+    if allow(action="verify-email-resend", subject=str(user.pk), limit=3, window=3600):
+        email_verification_request(user=user)
+        messages.success(
+            request, _("A new link is on its way to %(email)s.") % {"email": user.email}
+        )
+    else:
+        messages.error(request, _("Several links were sent already; try again later."))
+    return redirect("profile")
 
 
 @require_POST

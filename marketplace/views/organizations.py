@@ -15,14 +15,17 @@ from marketplace.auth import signed_in_user
 from marketplace.forms import (
     InvitationForm,
     OrganizationCreateForm,
+    OrganizationFilterForm,
     OrganizationUpdateForm,
     RoleForm,
 )
 from marketplace.models import Invitation, Membership, Organization, User
 from marketplace.selectors.organizations import (
+    MANAGER_ROLES,
     invitation_list_pending,
     membership_get,
     membership_list,
+    organization_event_list,
     organization_get,
     organization_list,
 )
@@ -42,12 +45,10 @@ def _organization(slug: str) -> Organization:
 
 
 def organization_directory(request: HttpRequest) -> HttpResponse:
-    kind = request.GET.get("kind", "")
-    if kind not in Organization.Kind.values:
-        kind = ""
-    organizations = organization_list(
-        kind=kind or None, q=request.GET.get("q", "")[:100]
-    )
+    filters = OrganizationFilterForm(request.GET)
+    cleaned = filters.cleaned_data if filters.is_valid() else {}
+    kind, q = cleaned.get("kind", ""), cleaned.get("q", "")
+    organizations = organization_list(kind=kind or None, q=q)
     return render(
         request,
         "marketplace/organizations/list.html",
@@ -55,7 +56,7 @@ def organization_directory(request: HttpRequest) -> HttpResponse:
             "organizations": organizations[:100],
             "kinds": Organization.Kind.choices,
             "kind": kind,
-            "q": request.GET.get("q", "")[:100],
+            "q": q,
         },
     )
 
@@ -101,7 +102,7 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_get(user=user, organization=organization)
     if membership is None:
         raise DomainPermissionDenied()
-    can_manage = membership.role in services.MANAGER_ROLES
+    can_manage = membership.role in MANAGER_ROLES
     is_owner = membership.role == Membership.Role.OWNER
     roles = services.roles_for_kind(organization.kind)
     invite_form = InvitationForm(roles=roles)
@@ -153,10 +154,12 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "is_owner": is_owner,
             "roles": [(role, Membership.Role(role).label) for role in roles],
             "members": membership_list(organization=organization, actor=user),
-            "invitations": invitation_list_pending(
-                organization=organization, actor=user
+            "invitations": (
+                invitation_list_pending(organization=organization, actor=user)
+                if can_manage
+                else []
             ),
-            "events": organization.events.select_related("actor")[:20],
+            "events": organization_event_list(organization=organization, actor=user),
             "invite_form": invite_form,
             "update_form": update_form,
         },

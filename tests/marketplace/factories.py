@@ -1,4 +1,5 @@
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from marketplace.models import Membership, Organization, User
@@ -14,6 +15,7 @@ class UserFactory(DjangoModelFactory[User]):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     password = factory.django.Password(PASSWORD)
+    email_verified_at = factory.LazyFunction(timezone.now)
 
 
 class OrganizationFactory(DjangoModelFactory[Organization]):

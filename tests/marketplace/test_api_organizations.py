@@ -266,3 +266,97 @@ def test_unknown_organisation_is_404(api: APIClient) -> None:
     assert _error(response)["code"] == "not_found"
     OrganizationFactory.create(slug="real-one")
     assert api.get("/api/v1/organizations/real-one/").status_code == 200
+
+
+def test_a_nul_character_in_a_query_is_a_clear_400(api: APIClient) -> None:
+    response = api.get("/api/v1/organizations/?q=a%00b")
+    assert response.status_code == 400
+    assert "q" in _error(response)["details"]
+
+
+def test_pending_invitations_are_for_managers_only(api: APIClient) -> None:
+    owner = MembershipFactory.create(role=Role.OWNER)
+    member = MembershipFactory.create(organization=owner.organization)
+    url = f"/api/v1/organizations/{owner.organization.slug}/invitations/"
+    api.force_authenticate(owner.user)
+    assert (
+        api.post(url, {"email": "a@example.com", "role": "member"}).status_code == 201
+    )
+    assert api.get(url).json()["count"] == 1
+    for outsider in (member.user, UserFactory.create()):
+        api.force_authenticate(outsider)
+        response = api.get(url)
+        assert response.status_code == 403
+        assert "a@example.com" not in response.content.decode()
+
+
+def test_ids_of_another_organisation_are_not_reachable_through_mine(
+    api: APIClient,
+) -> None:
+    mine = MembershipFactory.create(role=Role.OWNER)
+    theirs = MembershipFactory.create(role=Role.MEMBER)
+    invitation = Invitation.objects.create(
+        organization=theirs.organization,
+        email="x@example.com",
+        role="member",
+        expires_at="2100-01-01T00:00:00Z",
+    )
+    api.force_authenticate(mine.user)
+    slug = mine.organization.slug
+    assert (
+        api.delete(f"/api/v1/organizations/{slug}/members/{theirs.pk}/").status_code
+        == 404
+    )
+    assert (
+        api.patch(
+            f"/api/v1/organizations/{slug}/members/{theirs.pk}/", {"role": "admin"}
+        ).status_code
+        == 404
+    )
+    assert (
+        api.post(
+            f"/api/v1/organizations/{slug}/invitations/{invitation.pk}/revoke/"
+        ).status_code
+        == 404
+    )
+    assert Membership.objects.filter(pk=theirs.pk, role=Role.MEMBER).exists()
+    invitation.refresh_from_db()
+    assert invitation.state == Invitation.State.PENDING
+
+
+def test_accepting_with_another_address_is_refused(api: APIClient) -> None:
+    owner = MembershipFactory.create(role=Role.OWNER)
+    invitation = Invitation.objects.create(
+        organization=owner.organization,
+        email="invited@example.com",
+        role="member",
+        expires_at="2100-01-01T00:00:00Z",
+    )
+    api.force_authenticate(UserFactory.create(email="someone-else@example.com"))
+    response = api.post(
+        f"/api/v1/invitations/{invitation_token(invitation=invitation)}/accept/"
+    )
+    assert response.status_code == 403
+    assert Membership.objects.filter(organization=owner.organization).count() == 1
+
+
+def test_a_role_the_kind_lacks_is_a_400_on_the_role_field(api: APIClient) -> None:
+    owner = MembershipFactory.create(role=Role.OWNER)  # a publisher
+    api.force_authenticate(owner.user)
+    response = api.post(
+        f"/api/v1/organizations/{owner.organization.slug}/invitations/",
+        {"email": "a@example.com", "role": "analyst"},
+    )
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["code"] == "invalid_role"
+    assert "role" in error["details"]
+
+
+def test_removing_a_member_twice_is_a_404_the_second_time(api: APIClient) -> None:
+    owner = MembershipFactory.create(role=Role.OWNER)
+    member = MembershipFactory.create(organization=owner.organization)
+    api.force_authenticate(owner.user)
+    url = f"/api/v1/organizations/{owner.organization.slug}/members/{member.pk}/"
+    assert api.delete(url).status_code == 204
+    assert api.delete(url).status_code == 404

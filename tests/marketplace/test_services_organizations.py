@@ -5,7 +5,13 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from marketplace.exceptions import Conflict, InvitationNotUsable, PermissionDenied
+from marketplace.exceptions import (
+    Conflict,
+    InvalidRole,
+    InvitationNotUsable,
+    NotFound,
+    PermissionDenied,
+)
 from marketplace.models import Invitation, Membership, Organization, OrganizationEvent
 from marketplace.services import organizations as services
 from marketplace.tasks import invitation_send as invitation_send_task
@@ -159,14 +165,15 @@ def test_admins_invite_members_but_not_owners_or_admins() -> None:
 def test_a_role_the_kind_does_not_have_is_refused() -> None:
     publisher = OrganizationFactory.create(kind=Organization.Kind.PUBLISHER)
     owner = MembershipFactory.create(organization=publisher, role=Role.OWNER)
-    with pytest.raises(PermissionDenied) as error:
+    with pytest.raises(InvalidRole) as error:
         services.invitation_create(
             actor=owner.user,
             organization=publisher,
             email="a@example.com",
             role=Role.ANALYST,
         )
-    assert error.value.code == "invalid_role"
+    assert error.value.status_code == 400
+    assert "role" in error.value.details
 
 
 def test_a_second_pending_invitation_or_an_existing_member_is_a_conflict() -> None:
@@ -351,3 +358,85 @@ def test_invitation_expire_due_leaves_open_invitations_alone() -> None:
     assert services.invitation_expire_due() == 0
     open_one.refresh_from_db()
     assert open_one.state == Invitation.State.PENDING
+
+
+def test_an_unconfirmed_address_cannot_accept_an_invitation() -> None:
+    organization, _ = _org_with(Role.OWNER)
+    squatter = UserFactory.create(email="victim@corp.example", email_verified_at=None)
+    invitation = _pending(organization, "victim@corp.example")
+    with pytest.raises(PermissionDenied) as error:
+        services.invitation_accept(actor=squatter, invitation=invitation)
+    assert error.value.code == "email_not_verified"
+    assert not Membership.objects.filter(user=squatter).exists()
+
+
+def test_removing_a_membership_that_is_already_gone_is_not_found() -> None:
+    _organization, (owner, member) = _org_with(Role.OWNER, Role.MEMBER)
+    services.membership_remove(actor=owner.user, membership=member)
+    with pytest.raises(NotFound):
+        services.membership_remove(actor=owner.user, membership=member)
+    with pytest.raises(NotFound):
+        services.membership_change_role(
+            actor=owner.user, membership=member, role=Role.ADMIN
+        )
+
+
+def test_an_admin_cannot_remove_demote_or_make_owners() -> None:
+    organization, (owner, admin, member) = _org_with(
+        Role.OWNER, Role.ADMIN, Role.MEMBER
+    )
+    with pytest.raises(PermissionDenied):
+        services.membership_remove(actor=admin.user, membership=owner)
+    with pytest.raises(PermissionDenied):
+        services.membership_change_role(
+            actor=admin.user, membership=owner, role=Role.MEMBER
+        )
+    with pytest.raises(PermissionDenied):
+        services.membership_change_role(
+            actor=admin.user, membership=member, role=Role.OWNER
+        )
+    roles = dict(
+        Membership.objects.filter(organization=organization).values_list("pk", "role")
+    )
+    assert roles == {owner.pk: Role.OWNER, admin.pk: Role.ADMIN, member.pk: Role.MEMBER}
+
+
+def test_revoking_needs_a_manager_of_that_organisation() -> None:
+    organization, (_owner, member) = _org_with(Role.OWNER, Role.MEMBER)
+    _other, (outsider,) = _org_with(Role.OWNER)
+    invitation = _pending(organization, "someone@example.com")
+    for actor in (member.user, outsider.user):
+        with pytest.raises(PermissionDenied):
+            services.invitation_revoke(actor=actor, invitation=invitation)
+    invitation.refresh_from_db()
+    assert invitation.state == Invitation.State.PENDING
+
+
+def test_a_lapsed_invitation_is_not_mailed() -> None:
+    organization, _ = _org_with(Role.OWNER)
+    invitation = _pending(organization, "late@example.com")
+    Invitation.objects.filter(pk=invitation.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert invitation_send_task(invitation_id=invitation.pk) is False
+    assert mail.outbox == []
+
+
+def test_a_slug_taken_in_a_race_is_a_conflict_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: validation passes (as it would if the other insert had not committed)
+    OrganizationFactory.create(slug="raced")
+    monkeypatch.setattr(
+        Organization, "validate_unique", lambda self, exclude=None: None
+    )
+    monkeypatch.setattr(
+        Organization, "validate_constraints", lambda self, exclude=None: None
+    )
+    # when / then: the database's constraint has the last word
+    with pytest.raises(Conflict) as error:
+        services.organization_create(
+            actor=UserFactory.create(), name="X", slug="raced", kind="publisher"
+        )
+    assert "slug" in error.value.details
+    assert Organization.objects.filter(slug="raced").count() == 1

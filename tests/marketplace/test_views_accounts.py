@@ -1,11 +1,16 @@
 import re
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from marketplace.models import User
+from marketplace.models import Invitation, Membership, User
+from marketplace.services.accounts import email_verification_token
+from marketplace.tasks import email_verification_send as email_verification_send_task
 from tests.marketplace.factories import PASSWORD, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +142,142 @@ def test_profile_query_count_does_not_grow_with_organisations(
         MembershipFactory.create(user=user)
     with django_assert_num_queries(len(first.captured_queries)):  # type: ignore[operator]
         client.get(reverse("profile"))
+
+
+def test_signup_mails_a_link_that_confirms_the_address(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as enqueued:
+        client.post(
+            reverse("signup"),
+            {
+                "username": "newcomer",
+                "email": "newcomer@example.com",
+                "password": "correct horse battery",
+            },
+        )
+    assert len(enqueued) == 1
+    user = User.objects.get(username="newcomer")
+    # what the worker does with the message
+    assert email_verification_send_task(user_id=user.pk) is True
+    assert user.email_verified_at is None
+    assert "is not confirmed yet" in client.get(reverse("profile")).content.decode()
+    link = re.search(
+        r"http://testserver(/accounts/verify-email/\S+/)", str(mail.outbox[0].body)
+    )
+    assert link is not None
+    response = client.get(link.group(1))
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.email_verified_at is not None
+    assert "is not confirmed yet" not in client.get(reverse("profile")).content.decode()
+
+
+def test_a_tampered_verification_link_is_refused(client: Client) -> None:
+    user = UserFactory.create(email_verified_at=None)
+    token = email_verification_token(user=user)
+    response = client.get(reverse("verify-email", args=[token[:-3] + "abc"]))
+    assert response.status_code == 400
+    user.refresh_from_db()
+    assert user.email_verified_at is None
+
+
+def test_a_verification_link_for_an_old_address_is_refused(client: Client) -> None:
+    user = UserFactory.create(email_verified_at=None, email="old@example.com")
+    token = email_verification_token(user=user)
+    User.objects.filter(pk=user.pk).update(email="new@example.com")
+    assert client.get(reverse("verify-email", args=[token])).status_code == 400
+    user.refresh_from_db()
+    assert user.email_verified_at is None
+
+
+def test_resending_the_link_is_limited(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    user = UserFactory.create(email_verified_at=None)
+    client.force_login(user)
+    with django_capture_on_commit_callbacks() as enqueued:
+        for _ in range(5):
+            client.post(reverse("verify-email-resend"))
+    assert len(enqueued) == 3
+
+
+def test_invitations_to_an_unconfirmed_address_are_not_listed(client: Client) -> None:
+    owner = MembershipFactory.create(
+        role="owner", organization__name="Secret Plans Ltd"
+    )
+    Invitation.objects.create(
+        organization=owner.organization,
+        email="victim@corp.example",
+        role="member",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    squatter = UserFactory.create(email="victim@corp.example", email_verified_at=None)
+    client.force_login(squatter)
+    assert "Secret Plans Ltd" not in client.get(reverse("profile")).content.decode()
+    User.objects.filter(pk=squatter.pk).update(email_verified_at=timezone.now())
+    assert "Secret Plans Ltd" in client.get(reverse("profile")).content.decode()
+
+
+def test_repeated_failed_sign_ins_lock_the_account_for_a_while(
+    client: Client, settings: Any
+) -> None:
+    settings.LOGIN_FAILURE_LIMIT = 3
+    UserFactory.create(username="dana")
+    for _ in range(3):
+        client.post(reverse("login"), {"username": "dana", "password": "wrong"})
+    # even the right password is refused now, with a message that says why
+    response = client.post(reverse("login"), {"username": "dana", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed sign-ins" in response.content.decode()
+    # and the API door is closed too, whatever X-Forwarded-For claims
+    api = Client(HTTP_X_FORWARDED_FOR="203.0.113.9")
+    response = api.post(
+        "/api/v1/auth/token/",
+        {"username": "dana", "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+
+
+def test_failed_sign_ins_from_one_address_are_limited_across_accounts(
+    client: Client, settings: Any
+) -> None:
+    settings.LOGIN_FAILURE_IP_LIMIT = 4
+    UserFactory.create(username="target")
+    for index in range(4):
+        client.post(
+            reverse("login"),
+            {"username": f"guess{index}", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{index}",  # ignored: no trusted proxy
+        )
+    response = client.post(
+        reverse("login"), {"username": "target", "password": PASSWORD}
+    )
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_the_demo_data_refuses_to_load_with_debug_off() -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("demo_data")
+    assert not User.objects.filter(username="operator").exists()
+
+
+def test_the_demo_data_loads_once(settings: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    call_command("demo_data", stdout=StringIO())
+    counts = (User.objects.count(), Membership.objects.count())
+    out = StringIO()
+    call_command("demo_data", stdout=out)
+    assert (User.objects.count(), Membership.objects.count()) == counts
+    assert "nothing changed" in out.getvalue()
+    assert User.objects.get(username="operator").is_staff

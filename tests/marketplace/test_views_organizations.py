@@ -207,3 +207,53 @@ def test_organisation_directory_and_settings_keep_a_constant_query_count(
     # session, user, one query for the directory
     assert counts[0] == counts[1] == (3, counts[0][1])
     assert counts[0][1] <= 10
+
+
+def test_a_nul_character_in_the_directory_search_is_ignored(client: Client) -> None:
+    OrganizationFactory.create(name="Mingde AI")
+    response = client.get(reverse("organization-list"), {"q": "a\x00b", "kind": "nope"})
+    assert response.status_code == 200
+    assert "Mingde AI" in response.content.decode()
+
+
+def test_members_below_admin_do_not_see_pending_invitations(client: Client) -> None:
+    owner = MembershipFactory.create(role=Role.OWNER)
+    member = MembershipFactory.create(organization=owner.organization)
+    Invitation.objects.create(
+        organization=owner.organization,
+        email="secret-hire@example.com",
+        role=Role.MEMBER,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    url = reverse("organization-settings", args=[owner.organization.slug])
+    client.force_login(owner.user)
+    assert "secret-hire@example.com" in client.get(url).content.decode()
+    client.force_login(member.user)
+    assert "secret-hire@example.com" not in client.get(url).content.decode()
+
+
+def test_a_member_cannot_revoke_an_invitation(client: Client) -> None:
+    owner = MembershipFactory.create(role=Role.OWNER)
+    member = MembershipFactory.create(organization=owner.organization)
+    invitation = Invitation.objects.create(
+        organization=owner.organization,
+        email="x@example.com",
+        role=Role.MEMBER,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    client.force_login(member.user)
+    url = reverse("invitation-revoke", args=[owner.organization.slug, invitation.pk])
+    assert client.post(url).status_code == 403
+    invitation.refresh_from_db()
+    assert invitation.state == Invitation.State.PENDING
+
+
+def test_a_double_clicked_remove_is_a_404_not_a_500(
+    client: Client,
+) -> None:
+    owner = MembershipFactory.create(role=Role.OWNER)
+    member = MembershipFactory.create(organization=owner.organization)
+    client.force_login(owner.user)
+    url = reverse("membership-remove", args=[owner.organization.slug, member.pk])
+    assert client.post(url).status_code == 302
+    assert client.post(url).status_code == 404

@@ -2,8 +2,10 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from marketplace.models import Membership, Organization, User
 from marketplace.services.accounts import user_create
@@ -61,8 +63,20 @@ ORGANIZATIONS = [
 class Command(BaseCommand):
     help = "Load the demo data set (idempotent) and print the demo log-ins."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load even with DEBUG off (the demo log-ins and password are public).",
+        )
+
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "Refusing to load the demo data with DEBUG off: its staff account has "
+                "a published password. Use --force on a machine of your own."
+            )
         created = 0
         users: dict[str, User] = {}
         for username, email, staff in USERS:
@@ -71,11 +85,11 @@ class Command(BaseCommand):
                 user = user_create(
                     username=username, email=email, password=DEMO_PASSWORD
                 )
-                if staff:
-                    User.objects.filter(pk=user.pk).update(
-                        is_staff=True, is_superuser=True
-                    )
-                    user.refresh_from_db()
+                # Demo accounts are ready to use: addresses count as confirmed.
+                User.objects.filter(pk=user.pk).update(
+                    is_staff=staff, is_superuser=staff, email_verified_at=timezone.now()
+                )
+                user.refresh_from_db()
                 created += 1
             users[username] = user
         for slug, name, kind, description, owner, members in ORGANIZATIONS:
