@@ -31,10 +31,7 @@ urlpatterns = [
     ),
     path(
         "accounts/password-reset/",
-        auth_views.PasswordResetView.as_view(
-            email_template_name="registration/password_reset_email.txt",
-            subject_template_name="registration/password_reset_subject.txt",
-        ),
+        accounts.PasswordResetView.as_view(),
         name="password_reset",
     ),
     path(

@@ -281,7 +281,7 @@ SPECTACULAR_SETTINGS = {
 
 # The embedded default is kombu's file-system transport: a real broker that keeps its
 # messages in var/broker/ and needs no server. Production sets a redis:// URL.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 CELERY_BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 
 

@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -72,6 +73,20 @@ def signup(request: HttpRequest) -> HttpResponse:
             )
             return redirect("profile")
     return render(request, "marketplace/accounts/signup.html", {"form": form})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Links in the e-mail point at the site's public address (SITE_HOST and
+    SITE_SCHEME), not at whatever Host header the request carried."""
+
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        self.domain_override = settings.SITE_HOST
+        self.use_https = settings.SITE_SCHEME == "https"
+        self.extra_email_context = {"site_name": settings.SITE_NAME}
+        return super().form_valid(form)
 
 
 class SignInView(auth_views.LoginView):
