@@ -1,20 +1,29 @@
 """Celery tasks of the marketplace: thin, idempotent, keyed by ids."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from celery import shared_task
+from celery import Task, shared_task
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-@shared_task(
-    name="marketplace.invitation_send",
-    soft_time_limit=30,
-    time_limit=60,
-    # SMTP and network failures are transient: try again later.
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+def _email_task(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A task that sends an e-mail: short, and retried later when the mail server or
+    the network fails."""
+    return shared_task(
+        name=name,
+        soft_time_limit=30,
+        time_limit=60,
+        autoretry_for=(OSError,),
+        retry_backoff=True,
+        retry_jitter=True,
+        max_retries=5,
+    )
+
+
+@_email_task("marketplace.invitation_send")
 def invitation_send(*, invitation_id: int, **kwargs: Any) -> bool:
     from marketplace.services.organizations import invitation_send
 
@@ -30,15 +39,7 @@ def invitation_expire_due(**kwargs: Any) -> int:
     return invitation_expire_due()
 
 
-@shared_task(
-    name="marketplace.email_verification_send",
-    soft_time_limit=30,
-    time_limit=60,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@_email_task("marketplace.email_verification_send")
 def email_verification_send(*, user_id: int, **kwargs: Any) -> bool:
     from marketplace.services.accounts import email_verification_send
 

@@ -26,6 +26,11 @@ if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+HOW_TO_SET_THE_SIGNING_KEY = (
+    "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG off the site refuses to start "
+    "without a secret key: set DJANGO_SECRET_KEY to a long random string "
+    "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -3,18 +3,14 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, env
+from .base import HOW_TO_SET_THE_SIGNING_KEY, SECRET_KEY, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SITE_SCHEME = env.str("SITE_SCHEME", default="http")
 
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG off the site refuses to "
-            "start without a secret key: set DJANGO_SECRET_KEY to a long random "
-            "string (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-        )
+        raise ImproperlyConfigured(HOW_TO_SET_THE_SIGNING_KEY)
     # Development only: never used when DEBUG is off.
     SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105
 

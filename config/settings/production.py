@@ -3,15 +3,11 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import HOW_TO_SET_THE_SIGNING_KEY, env
 
 DEBUG = False
 if not SECRET_KEY:  # noqa: F405
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG off the site refuses to "
-        "start without a secret key: set DJANGO_SECRET_KEY to a long random string "
-        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-    )
+    raise ImproperlyConfigured(HOW_TO_SET_THE_SIGNING_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
