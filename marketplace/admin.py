@@ -9,10 +9,17 @@ from django.utils.translation import gettext_lazy as _
 from config.exceptions import ApplicationError
 from marketplace.auth import signed_in_user
 from marketplace.models import (
+    Agent,
+    AgentEvent,
+    AgentVersion,
+    CheckResult,
+    Domain,
     Invitation,
     Membership,
     Organization,
     OrganizationEvent,
+    ProhibitedClaim,
+    ReviewDecision,
     User,
 )
 from marketplace.services.organizations import invitation_revoke, organization_update
@@ -183,4 +190,72 @@ class OrganizationEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[OrganizationEv
     list_filter = ["action", "organization__kind"]
     search_fields = ["organization__name", "organization__slug", "actor__username"]
     list_select_related = ["organization", "actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin[Domain]):
+    """The operator's list of domains and their risk tiers."""
+
+    list_display = ["code", "name_en", "name_zh", "risk_tier", "needs_filing"]
+    list_filter = ["risk_tier", "needs_filing"]
+    search_fields = ["code", "name_en", "name_zh"]
+
+
+@admin.register(ProhibitedClaim)
+class ProhibitedClaimAdmin(admin.ModelAdmin[ProhibitedClaim]):
+    """Phrases the automated checks refuse in listings."""
+
+    list_display = ["phrase", "reason"]
+    search_fields = ["phrase", "reason"]
+
+
+class VersionInline(ReadOnlyAdminMixin, admin.TabularInline[AgentVersion, Agent]):
+    model = AgentVersion
+    extra = 0
+    fields = ["version", "state", "submitted_at", "published_at"]
+    readonly_fields = ["version", "state", "submitted_at", "published_at"]
+
+
+@admin.register(Agent)
+class AgentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Agent]):
+    """Listings change through their publishers and the publishing services."""
+
+    list_display = ["name", "publisher", "slug", "domain", "age_rating", "status"]
+    list_filter = ["status", "domain__risk_tier", "domain", "age_rating"]
+    search_fields = ["name", "slug", "publisher__name", "publisher__slug", "summary"]
+    list_select_related = ["publisher", "domain"]
+    inlines = [VersionInline]
+
+
+@admin.register(AgentVersion)
+class AgentVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AgentVersion]):
+    list_display = ["agent", "version", "state", "submitted_at", "published_at"]
+    list_filter = ["state", "agent__domain__risk_tier"]
+    search_fields = ["agent__name", "agent__slug", "agent__publisher__slug", "version"]
+    list_select_related = ["agent__publisher"]
+
+
+@admin.register(CheckResult)
+class CheckResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CheckResult]):
+    list_display = ["version", "run", "name", "passed", "created_at"]
+    list_filter = ["name", "passed"]
+    search_fields = ["version__agent__slug", "reason"]
+    list_select_related = ["version__agent__publisher"]
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ReviewDecision]):
+    list_display = ["version", "reviewer", "verdict", "created_at"]
+    list_filter = ["verdict"]
+    search_fields = ["version__agent__slug", "reviewer__username", "reasons"]
+    list_select_related = ["version__agent__publisher", "reviewer"]
+
+
+@admin.register(AgentEvent)
+class AgentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AgentEvent]):
+    list_display = ["created_at", "agent", "action", "from_state", "to_state", "actor"]
+    list_filter = ["action", "to_state"]
+    search_fields = ["agent__slug", "agent__publisher__slug", "actor__username"]
+    list_select_related = ["agent__publisher", "actor"]
     date_hierarchy = "created_at"

@@ -21,3 +21,13 @@ class InvalidRole(ApplicationError):
     """A role that this kind of organisation does not have."""
 
     code = "invalid_role"
+
+
+class InvalidDeclaration(ApplicationError):
+    """The capability declaration breaks its schema; ``details`` names each field."""
+
+    code = "invalid_declaration"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"

@@ -44,3 +44,17 @@ def email_verification_send(*, user_id: int, **kwargs: Any) -> bool:
     from marketplace.services.accounts import email_verification_send
 
     return email_verification_send(user_id=user_id)
+
+
+@shared_task(
+    name="marketplace.version_run_checks",
+    soft_time_limit=60,
+    time_limit=120,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def version_run_checks(*, version_id: int, **kwargs: Any) -> str | None:
+    from marketplace.services.publishing import version_run_checks
+
+    return version_run_checks(version_id=version_id)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from marketplace.views import accounts, organizations
+from marketplace.views import accounts, organizations, registry
 
 urlpatterns = [
     # Accounts
@@ -50,6 +50,12 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("i18n/setlang/", accounts.set_language, name="set_language"),
+    # The registry's documents at their stable addresses
+    path(
+        "schemas/capability-declaration.json",
+        registry.declaration_schema,
+        name="declaration-schema",
+    ),
     # Organisations
     path(
         "organizations/", organizations.organization_directory, name="organization-list"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketplace.api import accounts, organizations
+from marketplace.api import accounts, agents, organizations
 
 urlpatterns = [
     path("auth/token/", accounts.TokenApi.as_view(), name="api-token"),
@@ -34,6 +34,44 @@ urlpatterns = [
         "organizations/<slug:slug>/invitations/<int:invitation_id>/revoke/",
         organizations.InvitationRevokeApi.as_view(),
         name="api-invitation-revoke",
+    ),
+    path("domains/", agents.DomainListApi.as_view(), name="api-domain-list"),
+    path("agents/", agents.AgentCollectionApi.as_view(), name="api-agent-list"),
+    path("review-queue/", agents.ReviewQueueApi.as_view(), name="api-review-queue"),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/",
+        agents.AgentDetailApi.as_view(),
+        name="api-agent-detail",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/",
+        agents.VersionCollectionApi.as_view(),
+        name="api-version-list",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/",
+        agents.VersionDetailApi.as_view(),
+        name="api-version-detail",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/submit/",
+        agents.VersionSubmitApi.as_view(),
+        name="api-version-submit",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/checks/",
+        agents.VersionChecksApi.as_view(),
+        name="api-version-checks",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/review/",
+        agents.VersionReviewApi.as_view(),
+        name="api-version-review",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/yank/",
+        agents.VersionYankApi.as_view(),
+        name="api-version-yank",
     ),
     path(
         "invitations/<str:token>/accept/",

@@ -1,4 +1,11 @@
 from .accounts import User as User
+from .agents import Agent as Agent
+from .agents import AgentEvent as AgentEvent
+from .agents import AgentVersion as AgentVersion
+from .agents import CheckResult as CheckResult
+from .agents import Domain as Domain
+from .agents import ProhibitedClaim as ProhibitedClaim
+from .agents import ReviewDecision as ReviewDecision
 from .organizations import Invitation as Invitation
 from .organizations import Membership as Membership
 from .organizations import Organization as Organization

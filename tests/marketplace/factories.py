@@ -1,8 +1,18 @@
+from typing import Any
+
 import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from marketplace.models import Membership, Organization, User
+from marketplace.declarations import digest
+from marketplace.models import (
+    Agent,
+    AgentVersion,
+    Domain,
+    Membership,
+    Organization,
+    User,
+)
 
 PASSWORD = "a-long-test-password-1"
 
@@ -34,3 +44,73 @@ class MembershipFactory(DjangoModelFactory[Membership]):
     user = factory.SubFactory(UserFactory)
     organization = factory.SubFactory(OrganizationFactory)
     role = Membership.Role.MEMBER
+
+
+def declaration(**overrides: Any) -> dict[str, Any]:
+    """A valid capability declaration; keyword arguments replace top-level keys."""
+    base: dict[str, Any] = {
+        "skills": [
+            {
+                "id": "draft-reply",
+                "name": "Draft replies",
+                "description": "Drafts replies to customer e-mails.",
+                "tags": ["email"],
+                "permissions": ["mail.read", "mail.send"],
+            }
+        ],
+        "inputModes": ["text/plain"],
+        "outputModes": ["text/plain"],
+        "protocols": [{"type": "a2a", "version": "1.0"}],
+        "endpoint": "https://agent.example.com/a2a",
+        "deployment": "cloud",
+        "permissions": [
+            {
+                "scope": "mail.read",
+                "purpose": "Read the thread",
+                "authority": "autonomous",
+            },
+            {
+                "scope": "mail.send",
+                "purpose": "Send the reply",
+                "authority": "user_authorised",
+            },
+        ],
+        "dependencies": {"models": [{"name": "qwen3", "provider": "Alibaba Cloud"}]},
+    }
+    base.update(overrides)
+    return base
+
+
+class DomainFactory(DjangoModelFactory[Domain]):
+    class Meta:
+        model = Domain
+        django_get_or_create = ("code",)
+
+    code = "office"
+    name_en = "Office"
+    name_zh = "办公"
+    risk_tier = Domain.RiskTier.LOW
+
+
+class AgentFactory(DjangoModelFactory[Agent]):
+    class Meta:
+        model = Agent
+
+    publisher = factory.SubFactory(OrganizationFactory)
+    slug = factory.Sequence(lambda n: f"agent-{n}")
+    name = factory.Sequence(lambda n: f"Agent {n}")
+    summary = "Answers customer e-mails."
+    domain = factory.SubFactory(DomainFactory)
+    privacy_policy_url = "https://example.com/privacy"
+    terms_url = "https://example.com/terms"
+    age_rating = Agent.AgeRating.AGE_18
+
+
+class AgentVersionFactory(DjangoModelFactory[AgentVersion]):
+    class Meta:
+        model = AgentVersion
+
+    agent = factory.SubFactory(AgentFactory)
+    version = factory.Sequence(lambda n: f"1.0.{n}")
+    declaration = factory.LazyFunction(declaration)
+    declaration_digest = factory.LazyAttribute(lambda v: digest(v.declaration))

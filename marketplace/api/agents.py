@@ -1,0 +1,366 @@
+"""The registry through the API: agents, versions, submission, checks and review."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.pagination import paginated_response
+from marketplace.api.permissions import IsAuthenticated
+from marketplace.auth import signed_in_user
+from marketplace.exceptions import NotFound
+from marketplace.models import Agent, AgentVersion, CheckResult, Domain
+from marketplace.selectors.agents import (
+    agent_get,
+    agent_list_public,
+    agent_visible,
+    can_see_drafts,
+    domain_list,
+    review_queue,
+    version_get,
+    version_list,
+)
+from marketplace.selectors.organizations import organization_get
+from marketplace.services import agents as agent_services
+from marketplace.services import publishing
+
+
+def _agent(request: Request, publisher: str, agent: str) -> Agent:
+    found = agent_get(publisher=publisher, agent=agent)
+    if found is None or not agent_visible(user=request.user, agent=found):
+        raise NotFound()
+    return found
+
+
+def _version(
+    request: Request, publisher: str, agent: str, version: str
+) -> AgentVersion:
+    found = version_get(
+        agent=_agent(request, publisher, agent), version=version, user=request.user
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def _domain(code: str) -> Domain:
+    domain = Domain.objects.filter(code=code).first()
+    if domain is None:
+        raise serializers.ValidationError({"domain": ["Unknown domain."]})
+    return domain
+
+
+class DomainOutputSerializer(serializers.Serializer[Domain]):
+    code = serializers.CharField()
+    name_en = serializers.CharField()
+    name_zh = serializers.CharField()
+    risk_tier = serializers.CharField()
+    requires_filing = serializers.BooleanField()
+
+
+class DomainListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=DomainOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=domain_list(),
+            serializer_class=DomainOutputSerializer,
+        )
+
+
+class AgentOutputSerializer(serializers.Serializer[Agent]):
+    identifier = serializers.CharField()
+    publisher = serializers.CharField(source="publisher.slug")
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    summary = serializers.CharField()
+    description = serializers.CharField()
+    domain = serializers.CharField(source="domain.code")
+    risk_tier = serializers.CharField(source="domain.risk_tier")
+    tags = serializers.ListField(child=serializers.CharField())
+    homepage = serializers.URLField()
+    privacy_policy_url = serializers.URLField()
+    terms_url = serializers.URLField()
+    age_rating = serializers.CharField()
+    anti_addiction_measures = serializers.CharField()
+    filing_number = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AgentFieldsSerializer(serializers.Serializer[Any]):
+    """The editable fields of a listing."""
+
+    name = serializers.CharField(max_length=200)
+    summary = serializers.CharField(max_length=300)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=20000
+    )
+    domain = serializers.CharField(max_length=50)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=20
+    )
+    homepage = serializers.URLField(required=False, allow_blank=True)
+    privacy_policy_url = serializers.URLField(required=False, allow_blank=True)
+    terms_url = serializers.URLField(required=False, allow_blank=True)
+    age_rating = serializers.ChoiceField(
+        choices=Agent.AgeRating.choices, required=False
+    )
+    anti_addiction_measures = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000
+    )
+    filing_number = serializers.CharField(
+        required=False, allow_blank=True, max_length=100
+    )
+
+
+class AgentCollectionApi(APIView):
+    """GET: the published agents, filtered by publisher or domain; POST: a new agent
+    of a publisher the caller is a member of."""
+
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    class FilterSerializer(serializers.Serializer[Any]):
+        publisher = serializers.SlugField(required=False)
+        domain = serializers.SlugField(required=False)
+
+    class InputSerializer(AgentFieldsSerializer):
+        publisher = serializers.SlugField()
+        slug = serializers.CharField(max_length=50)
+
+    @extend_schema(
+        parameters=[FilterSerializer], responses=AgentOutputSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=agent_list_public(**filters.validated_data),
+            serializer_class=AgentOutputSerializer,
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: AgentOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        publisher = organization_get(slug=fields.pop("publisher"))
+        if publisher is None:
+            raise serializers.ValidationError({"publisher": ["Unknown organisation."]})
+        fields["domain"] = _domain(fields["domain"])
+        agent = agent_services.agent_create(
+            actor=signed_in_user(request.user), publisher=publisher, **fields
+        )
+        return Response(
+            AgentOutputSerializer(agent).data, status=status.HTTP_201_CREATED
+        )
+
+
+class AgentDetailApi(APIView):
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    class InputSerializer(AgentFieldsSerializer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, partial=True, **kwargs)
+
+    @extend_schema(responses=AgentOutputSerializer)
+    def get(self, request: Request, publisher: str, agent: str) -> Response:
+        return Response(AgentOutputSerializer(_agent(request, publisher, agent)).data)
+
+    @extend_schema(request=InputSerializer, responses=AgentOutputSerializer)
+    def patch(self, request: Request, publisher: str, agent: str) -> Response:
+        found = _agent(request, publisher, agent)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "domain" in fields:
+            fields["domain"] = _domain(fields["domain"])
+        updated = agent_services.agent_update(
+            actor=signed_in_user(request.user), agent=found, **fields
+        )
+        return Response(AgentOutputSerializer(updated).data)
+
+
+class VersionOutputSerializer(serializers.Serializer[AgentVersion]):
+    version = serializers.CharField()
+    state = serializers.CharField()
+    changelog = serializers.CharField()
+    declaration = serializers.JSONField()
+    declaration_digest = serializers.CharField()
+    submissions = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    published_at = serializers.DateTimeField(allow_null=True)
+
+
+class VersionCollectionApi(APIView):
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        version = serializers.CharField(max_length=64)
+        changelog = serializers.CharField(required=False, allow_blank=True, default="")
+        declaration = serializers.JSONField()
+
+    @extend_schema(responses=VersionOutputSerializer(many=True))
+    def get(self, request: Request, publisher: str, agent: str) -> Response:
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=version_list(
+                agent=_agent(request, publisher, agent), user=request.user
+            ),
+            serializer_class=VersionOutputSerializer,
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: VersionOutputSerializer})
+    def post(self, request: Request, publisher: str, agent: str) -> Response:
+        found = _agent(request, publisher, agent)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = agent_services.version_create(
+            actor=signed_in_user(request.user), agent=found, **data.validated_data
+        )
+        return Response(
+            VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED
+        )
+
+
+class VersionDetailApi(APIView):
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        changelog = serializers.CharField(allow_blank=True)
+        declaration = serializers.JSONField()
+
+    @extend_schema(responses=VersionOutputSerializer)
+    def get(
+        self, request: Request, publisher: str, agent: str, version: str
+    ) -> Response:
+        return Response(
+            VersionOutputSerializer(_version(request, publisher, agent, version)).data
+        )
+
+    @extend_schema(request=InputSerializer, responses=VersionOutputSerializer)
+    def put(
+        self, request: Request, publisher: str, agent: str, version: str
+    ) -> Response:
+        found = _version(request, publisher, agent, version)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        updated = agent_services.version_update(
+            actor=signed_in_user(request.user), version=found, **data.validated_data
+        )
+        return Response(VersionOutputSerializer(updated).data)
+
+
+class VersionSubmitApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=VersionOutputSerializer)
+    def post(
+        self, request: Request, publisher: str, agent: str, version: str
+    ) -> Response:
+        submitted = publishing.version_submit(
+            actor=signed_in_user(request.user),
+            version=_version(request, publisher, agent, version),
+        )
+        return Response(VersionOutputSerializer(submitted).data)
+
+
+class CheckOutputSerializer(serializers.Serializer[CheckResult]):
+    name = serializers.CharField()
+    passed = serializers.BooleanField()
+    reason = serializers.CharField()
+    run = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class VersionChecksApi(APIView):
+    """The latest automated checks of a version: for the publisher and reviewers."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=CheckOutputSerializer(many=True))
+    def get(
+        self, request: Request, publisher: str, agent: str, version: str
+    ) -> Response:
+        found = _version(request, publisher, agent, version)
+        if not can_see_drafts(user=request.user, agent=found.agent):
+            raise NotFound()
+        return Response(
+            [
+                CheckOutputSerializer(result).data
+                for result in publishing.latest_check_results(version=found)
+            ]
+        )
+
+
+class VersionReviewApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        verdict = serializers.ChoiceField(choices=["approve", "reject"])
+        reasons = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=VersionOutputSerializer)
+    def post(
+        self, request: Request, publisher: str, agent: str, version: str
+    ) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reviewed = publishing.version_review(
+            actor=signed_in_user(request.user),
+            version=_version(request, publisher, agent, version),
+            **data.validated_data,
+        )
+        return Response(VersionOutputSerializer(reviewed).data)
+
+
+class VersionYankApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        reason = serializers.CharField(max_length=1000)
+
+    @extend_schema(request=InputSerializer, responses=VersionOutputSerializer)
+    def post(
+        self, request: Request, publisher: str, agent: str, version: str
+    ) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        yanked = publishing.version_yank(
+            actor=signed_in_user(request.user),
+            version=_version(request, publisher, agent, version),
+            reason=data.validated_data["reason"],
+        )
+        return Response(VersionOutputSerializer(yanked).data)
+
+
+class ReviewQueueApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(VersionOutputSerializer):
+        publisher = serializers.CharField(source="agent.publisher.slug")
+        agent = serializers.CharField(source="agent.slug")
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=review_queue(actor=signed_in_user(request.user)),
+            serializer_class=self.OutputSerializer,
+        )

@@ -1,0 +1,284 @@
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .organizations import Organization, slug_validator
+
+# Semantic versions (semver.org 2.0.0), without build metadata.
+semver_validator = RegexValidator(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$",
+    _("Use a semantic version such as 1.0.0 or 2.1.0-beta.1."),
+    code="invalid_version",
+)
+
+
+class Domain(models.Model):
+    """A field of application, with the risk tier the operator gives it."""
+
+    class RiskTier(models.TextChoices):
+        LOW = "low", _("Low")
+        MEDIUM = "medium", _("Medium")
+        HIGH = "high", _("High")
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    risk_tier = models.CharField(
+        _("risk tier"), max_length=10, choices=RiskTier.choices, default=RiskTier.LOW
+    )
+    # High-tier domains always need a filing number; the operator may ask for one in
+    # other domains too.
+    needs_filing = models.BooleanField(_("needs a filing number"), default=False)
+
+    class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def requires_filing(self) -> bool:
+        return self.needs_filing or self.risk_tier == self.RiskTier.HIGH
+
+
+class ProhibitedClaim(models.Model):
+    """A phrase that no listing may use (for example "guaranteed returns", "100%
+    accurate"); the automated checks look for it, case-insensitively."""
+
+    phrase = models.CharField(_("phrase"), max_length=200, unique=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("prohibited claim")
+        verbose_name_plural = _("prohibited claims")
+        ordering = ["phrase"]
+
+    def __str__(self) -> str:
+        return self.phrase
+
+
+class Agent(models.Model):
+    class AgeRating(models.TextChoices):
+        ALL = "all", _("All ages")
+        AGE_12 = "12+", _("12+")
+        AGE_16 = "16+", _("16+")
+        AGE_18 = "18+", _("18+")
+
+    class Status(models.TextChoices):
+        """The listing's status marker (after PEP 792)."""
+
+        ACTIVE = "active", _("Active")
+        DEPRECATED = "deprecated", _("Deprecated")
+        ARCHIVED = "archived", _("Archived")
+        QUARANTINED = "quarantined", _("Quarantined")
+
+    publisher = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="agents",
+        verbose_name=_("publisher"),
+    )
+    slug = models.SlugField(
+        _("short name"),
+        max_length=50,
+        validators=[slug_validator],
+        help_text=_("Part of the agent's permanent identifier; cannot be changed."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    summary = models.CharField(_("summary"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    domain = models.ForeignKey(
+        Domain,
+        on_delete=models.PROTECT,
+        related_name="agents",
+        verbose_name=_("domain"),
+    )
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    homepage = models.URLField(_("homepage"), blank=True)
+    privacy_policy_url = models.URLField(_("privacy policy"), blank=True)
+    terms_url = models.URLField(_("terms of service"), blank=True)
+    age_rating = models.CharField(
+        _("age rating"), max_length=8, choices=AgeRating.choices, default=AgeRating.ALL
+    )
+    anti_addiction_measures = models.TextField(
+        _("anti-addiction measures"),
+        blank=True,
+        help_text=_("Required for agents that minors may use."),
+    )
+    filing_number = models.CharField(_("filing number"), max_length=100, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("agent")
+        verbose_name_plural = _("agents")
+        ordering = ["publisher__slug", "slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publisher", "slug"], name="agent_slug_unique_per_publisher"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.publisher.slug}/{self.slug}"
+
+    @property
+    def identifier(self) -> str:
+        """The permanent identifier: did:web:<site-host>:agents:<publisher>:<agent>.
+        A port in the host is percent-encoded, as did:web requires."""
+        host = settings.SITE_HOST.replace(":", "%3A")
+        return f"did:web:{host}:agents:{self.publisher.slug}:{self.slug}"
+
+    @property
+    def for_minors(self) -> bool:
+        return self.age_rating != self.AgeRating.AGE_18
+
+
+class AgentVersion(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+        IN_REVIEW = "in_review", _("In review")
+        PUBLISHED = "published", _("Published")
+        REJECTED = "rejected", _("Rejected")
+        YANKED = "yanked", _("Yanked")
+        RECALLED = "recalled", _("Recalled")
+
+    agent = models.ForeignKey(
+        Agent,
+        on_delete=models.CASCADE,
+        related_name="versions",
+        verbose_name=_("agent"),
+    )
+    version = models.CharField(
+        _("version"), max_length=64, validators=[semver_validator]
+    )
+    changelog = models.TextField(_("changes"), blank=True)
+    declaration = models.JSONField(_("capability declaration"))
+    # SHA-256 of the RFC 8785 canonical declaration: what certificates bind to.
+    declaration_digest = models.CharField(_("declaration digest"), max_length=64)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.DRAFT
+    )
+    # How many times the version was submitted: each submission runs the checks once.
+    submissions = models.PositiveIntegerField(_("submissions"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("agent version")
+        verbose_name_plural = _("agent versions")
+        ordering = ["agent", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "version"], name="version_unique_per_agent"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "published_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.version}"
+
+
+class CheckResult(models.Model):
+    """One automated check of a submitted version."""
+
+    version = models.ForeignKey(
+        AgentVersion,
+        on_delete=models.CASCADE,
+        related_name="checks",
+        verbose_name=_("version"),
+    )
+    run = models.PositiveIntegerField(_("run"), default=1)
+    name = models.CharField(_("check"), max_length=50)
+    passed = models.BooleanField(_("passed"))
+    reason = models.TextField(_("reason"), blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("check result")
+        verbose_name_plural = _("check results")
+        ordering = ["version", "-run", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "run", "name"], name="check_unique_per_run"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.name}: {'ok' if self.passed else 'failed'}"
+
+
+class ReviewDecision(models.Model):
+    class Verdict(models.TextChoices):
+        APPROVE = "approve", _("Approve")
+        REJECT = "reject", _("Reject")
+
+    version = models.ForeignKey(
+        AgentVersion,
+        on_delete=models.CASCADE,
+        related_name="decisions",
+        verbose_name=_("version"),
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    verdict = models.CharField(_("verdict"), max_length=10, choices=Verdict.choices)
+    reasons = models.TextField(_("reasons"), blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.verdict}"
+
+
+class AgentEvent(models.Model):
+    """Who moved an agent or one of its versions from what to what, and why."""
+
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="events", verbose_name=_("agent")
+    )
+    version = models.ForeignKey(
+        AgentVersion,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("version"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    action = models.CharField(_("action"), max_length=32)
+    from_state = models.CharField(_("from"), max_length=16, blank=True)
+    to_state = models.CharField(_("to"), max_length=16, blank=True)
+    payload = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("agent event")
+        verbose_name_plural = _("agent events")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.agent}: {self.action}"

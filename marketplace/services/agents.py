@@ -1,0 +1,240 @@
+"""Agents and their versions, as their publishers write them.
+
+Who may do what:
+- Owners, administrators and members of the publisher organisation create and edit
+  its agents and draft versions; owners and administrators yank published versions.
+- A quarantined agent cannot be edited, and gets no new versions, until the operator
+  lifts the quarantine.
+- A version is editable only as a draft: once submitted it never changes.
+"""
+
+from typing import Any, cast
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from marketplace import declarations
+from marketplace.exceptions import InvalidDeclaration, PermissionDenied
+from marketplace.models import (
+    Agent,
+    AgentEvent,
+    AgentVersion,
+    Domain,
+    Membership,
+    Organization,
+    User,
+)
+from marketplace.services.common import insert_unique
+
+Role = Membership.Role
+EDITOR_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+
+AGENT_FIELDS = (
+    "name",
+    "summary",
+    "description",
+    "domain",
+    "tags",
+    "homepage",
+    "privacy_policy_url",
+    "terms_url",
+    "age_rating",
+    "anti_addiction_measures",
+    "filing_number",
+)
+
+
+def publisher_role(*, user: User, organization: Organization) -> str | None:
+    return (
+        Membership.objects.filter(user=user, organization=organization)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def ensure_editor(*, actor: User, agent_or_publisher: Agent | Organization) -> None:
+    publisher = (
+        agent_or_publisher.publisher
+        if isinstance(agent_or_publisher, Agent)
+        else agent_or_publisher
+    )
+    if publisher_role(user=actor, organization=publisher) not in EDITOR_ROLES:
+        raise PermissionDenied(
+            _("Only members of %(publisher)s can change its agents.")
+            % {"publisher": publisher.name}
+        )
+    if (
+        isinstance(agent_or_publisher, Agent)
+        and agent_or_publisher.status == Agent.Status.QUARANTINED
+    ):
+        raise PermissionDenied(
+            _(
+                "This agent is quarantined: it cannot change until the operator has "
+                "reviewed it."
+            ),
+            code="quarantined",
+        )
+
+
+def _event(
+    *,
+    agent: Agent,
+    actor: User | None,
+    action: str,
+    version: AgentVersion | None = None,
+    from_state: str = "",
+    to_state: str = "",
+    **payload: Any,
+) -> None:
+    AgentEvent.objects.create(
+        agent=agent,
+        version=version,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        payload=payload,
+    )
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    actor: User,
+    publisher: Organization,
+    slug: str,
+    name: str,
+    summary: str,
+    domain: Domain,
+    **fields: Any,
+) -> Agent:
+    if publisher.kind != Organization.Kind.PUBLISHER:
+        raise PermissionDenied(_("Only publisher organisations list agents."))
+    ensure_editor(actor=actor, agent_or_publisher=publisher)
+    unknown = set(fields) - set(AGENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown agent fields: {sorted(unknown)}")
+    agent = Agent(
+        publisher=publisher,
+        slug=slug,
+        name=name,
+        summary=summary,
+        domain=domain,
+        **fields,
+    )
+    agent.full_clean()
+    insert_unique(
+        agent,
+        field="slug",
+        message=_("This publisher has an agent with this short name."),
+    )
+    _event(agent=agent, actor=actor, action="created")
+    return agent
+
+
+@transaction.atomic
+def agent_update(*, actor: User, agent: Agent, **fields: Any) -> Agent:
+    agent = (
+        Agent.objects.select_for_update().select_related("publisher").get(pk=agent.pk)
+    )
+    ensure_editor(actor=actor, agent_or_publisher=agent)
+    unknown = set(fields) - set(AGENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown agent fields: {sorted(unknown)}")
+    changed = sorted(
+        field for field, value in fields.items() if getattr(agent, field) != value
+    )
+    for field, value in fields.items():
+        setattr(agent, field, value)
+    agent.full_clean()
+    agent.save()
+    if changed:
+        _event(agent=agent, actor=actor, action="updated", fields=changed)
+    return agent
+
+
+def _checked_declaration(declaration: object) -> dict[str, Any]:
+    errors = declarations.validate(declaration)
+    if errors:
+        details: dict[str, list[str]] = {}
+        for error in errors:
+            path = "declaration" + (f".{error['path']}" if error["path"] else "")
+            details.setdefault(path, []).append(error["message"])
+        raise InvalidDeclaration(
+            _("The capability declaration is not valid: %(count)d problem(s).")
+            % {"count": len(errors)},
+            details=details,
+        )
+    return cast(dict[str, Any], declaration)  # the schema says it is an object
+
+
+@transaction.atomic
+def version_create(
+    *,
+    actor: User,
+    agent: Agent,
+    version: str,
+    declaration: object,
+    changelog: str = "",
+) -> AgentVersion:
+    """A new draft version. The declaration must already be valid: the checks at
+    submission look at the whole listing, not at the shape of the JSON."""
+    agent = Agent.objects.select_related("publisher").get(pk=agent.pk)
+    ensure_editor(actor=actor, agent_or_publisher=agent)
+    checked = _checked_declaration(declaration)
+    agent_version = AgentVersion(
+        agent=agent,
+        version=version,
+        changelog=changelog,
+        declaration=checked,
+        declaration_digest=declarations.digest(checked),
+    )
+    agent_version.full_clean()
+    insert_unique(
+        agent_version,
+        field="version",
+        message=_("This agent has a version %(version)s already.")
+        % {"version": version},
+    )
+    _event(
+        agent=agent,
+        version=agent_version,
+        actor=actor,
+        action="version_created",
+        to_state=AgentVersion.State.DRAFT,
+        version_number=version,
+    )
+    return agent_version
+
+
+@transaction.atomic
+def version_update(
+    *,
+    actor: User,
+    version: AgentVersion,
+    declaration: object,
+    changelog: str,
+) -> AgentVersion:
+    """Change a draft. A version that has been submitted never changes."""
+    version = (
+        AgentVersion.objects.select_for_update()
+        .select_related("agent__publisher")
+        .get(pk=version.pk)
+    )
+    ensure_editor(actor=actor, agent_or_publisher=version.agent)
+    if version.state != AgentVersion.State.DRAFT:
+        raise PermissionDenied(
+            _(
+                "Version %(version)s was submitted and can no longer change; create a "
+                "new version instead."
+            )
+            % {"version": version.version},
+            code="version_immutable",
+        )
+    checked = _checked_declaration(declaration)
+    version.declaration = checked
+    version.declaration_digest = declarations.digest(checked)
+    version.changelog = changelog
+    version.save(update_fields=["declaration", "declaration_digest", "changelog"])
+    _event(agent=version.agent, version=version, actor=actor, action="version_updated")
+    return version

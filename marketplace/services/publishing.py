@@ -1,0 +1,311 @@
+"""The publishing pipeline of an agent version:
+
+    draft -> submitted -> (automated checks) -> in_review -> published | rejected
+    rejected -> submitted            (resubmitted once the listing is fixed)
+    published -> yanked              (by the publisher)
+    published -> recalled            (by a regulator or industry body, later)
+
+Every move goes through ``version_transition``: a compare-and-set UPDATE, so two
+workers or two reviewers cannot both move the same version, and an event row.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from marketplace import declarations
+from marketplace.exceptions import ApplicationError, InvalidTransition, PermissionDenied
+from marketplace.models import (
+    Agent,
+    AgentEvent,
+    AgentVersion,
+    CheckResult,
+    Membership,
+    Organization,
+    ProhibitedClaim,
+    ReviewDecision,
+    User,
+)
+from marketplace.services.agents import ensure_editor, publisher_role
+
+State = AgentVersion.State
+Role = Membership.Role
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    State.DRAFT: frozenset({State.SUBMITTED}),
+    State.SUBMITTED: frozenset({State.IN_REVIEW, State.REJECTED}),
+    State.IN_REVIEW: frozenset({State.PUBLISHED, State.REJECTED}),
+    State.REJECTED: frozenset({State.SUBMITTED}),
+    State.PUBLISHED: frozenset({State.YANKED, State.RECALLED}),
+    State.YANKED: frozenset(),
+    State.RECALLED: frozenset(),
+}
+
+
+def version_transition(
+    *,
+    version: AgentVersion,
+    to: str,
+    actor: User | None,
+    action: str,
+    **payload: Any,
+) -> AgentVersion:
+    """Move ``version`` from its current state to ``to``, if the table allows it and
+    nobody moved it first. Call inside a transaction."""
+    source = version.state
+    if to not in TRANSITIONS[source]:
+        raise InvalidTransition(
+            _("A %(from)s version cannot become %(to)s.")
+            % {"from": State(source).label, "to": State(to).label}
+        )
+    now = timezone.now()
+    changes: dict[str, Any] = {"state": to}
+    if to == State.SUBMITTED:
+        changes["submitted_at"] = now
+    if to == State.PUBLISHED:
+        changes["published_at"] = now
+    moved = AgentVersion.objects.filter(pk=version.pk, state=source).update(**changes)
+    if not moved:
+        raise InvalidTransition(
+            _("This version was changed meanwhile; reload and retry.")
+        )
+    AgentEvent.objects.create(
+        agent_id=version.agent_id,
+        version=version,
+        actor=actor,
+        action=action,
+        from_state=source,
+        to_state=to,
+        payload=payload,
+    )
+    version.refresh_from_db()
+    return version
+
+
+@transaction.atomic
+def version_submit(*, actor: User, version: AgentVersion) -> AgentVersion:
+    """Submit a draft (or resubmit a rejected version); the checks run in the
+    background once this commits."""
+    version = AgentVersion.objects.select_related("agent__publisher").get(pk=version.pk)
+    ensure_editor(actor=actor, agent_or_publisher=version.agent)
+    version = version_transition(
+        version=version, to=State.SUBMITTED, actor=actor, action="submitted"
+    )
+    AgentVersion.objects.filter(pk=version.pk).update(
+        submissions=version.submissions + 1
+    )
+    from marketplace.tasks import version_run_checks as version_run_checks_task
+
+    version_run_checks_task.delay_on_commit(version_id=version.pk)  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
+    version.refresh_from_db()
+    return version
+
+
+# --- The automated checks ---------------------------------------------------------
+
+CheckOutcome = tuple[bool, str]
+
+
+def _check_declaration(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    errors = declarations.validate(declaration)
+    if errors:
+        return False, "; ".join(
+            f"{e['path'] or '(root)'}: {e['message']}" for e in errors[:10]
+        )
+    return True, ""
+
+
+def _check_policies(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    missing = [
+        message
+        for message, value in (
+            (_("The listing has no privacy policy URL."), agent.privacy_policy_url),
+            (_("The listing has no terms of service URL."), agent.terms_url),
+        )
+        if not value
+    ]
+    return not missing, " ".join(missing)
+
+
+def _check_endpoint(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    endpoint = str(declaration.get("endpoint", ""))
+    if not endpoint.startswith("https://") or len(endpoint) <= len("https://"):
+        return False, _("The endpoint %(endpoint)s is not an https:// URL.") % {
+            "endpoint": endpoint or "-"
+        }
+    return True, ""
+
+
+def _check_filing(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    if agent.domain.requires_filing and not agent.filing_number.strip():
+        return False, _(
+            "Agents in the domain %(domain)s need a filing number; the listing has "
+            "none."
+        ) % {"domain": agent.domain.name_en}
+    return True, ""
+
+
+def _check_minors(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    if agent.for_minors and not agent.anti_addiction_measures.strip():
+        return False, _(
+            "The agent is rated %(rating)s, so minors may use it: declare its "
+            "anti-addiction measures."
+        ) % {"rating": agent.get_age_rating_display()}
+    return True, ""
+
+
+def _check_claims(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    text = " ".join(
+        [agent.name, agent.summary, agent.description]
+        + [
+            f"{skill.get('name', '')} {skill.get('description', '')}"
+            for skill in declaration.get("skills", [])
+        ]
+    ).casefold()
+    found = [
+        claim.phrase
+        for claim in ProhibitedClaim.objects.order_by("phrase")
+        if claim.phrase.casefold() in text
+    ]
+    if found:
+        return False, _("The listing makes prohibited claims: %(claims)s.") % {
+            "claims": ", ".join(f"“{phrase}”" for phrase in found)
+        }
+    return True, ""
+
+
+def _check_permissions(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    problems = declarations.permission_mismatches(declaration)
+    if problems:
+        return False, _("Requested permissions and skills disagree: %(problems)s.") % {
+            "problems": "; ".join(problems)
+        }
+    return True, ""
+
+
+CHECKS = {
+    "declaration_valid": _check_declaration,
+    "privacy_and_terms": _check_policies,
+    "endpoint_https": _check_endpoint,
+    "filing_number": _check_filing,
+    "minors_protection": _check_minors,
+    "prohibited_claims": _check_claims,
+    "permissions_match_skills": _check_permissions,
+}
+
+
+@transaction.atomic
+def version_run_checks(*, version_id: int) -> str | None:
+    """Run every automated check of a submitted version once per submission, then
+    send it to review or reject it with the reasons. Idempotent: a version that has
+    moved on is left alone. Returns the new state, or None."""
+    version = (
+        AgentVersion.objects.select_for_update()
+        .select_related("agent__domain", "agent__publisher")
+        .filter(pk=version_id, state=State.SUBMITTED)
+        .first()
+    )
+    if version is None:
+        return None
+    run = version.submissions or 1
+    results = [
+        CheckResult(version=version, run=run, name=name, passed=passed, reason=reason)
+        for name, check in CHECKS.items()
+        for passed, reason in [check(version.agent, version.declaration)]
+    ]
+    CheckResult.objects.bulk_create(results, ignore_conflicts=True)
+    failed = [result for result in results if not result.passed]
+    if failed:
+        version_transition(
+            version=version,
+            to=State.REJECTED,
+            actor=None,
+            action="checks_failed",
+            run=run,
+            failed=[result.name for result in failed],
+        )
+    else:
+        version_transition(
+            version=version,
+            to=State.IN_REVIEW,
+            actor=None,
+            action="checks_passed",
+            run=run,
+        )
+    return version.state
+
+
+# --- Review, yank, status markers ---------------------------------------------------
+
+
+def is_reviewer(user: User) -> bool:
+    return Membership.objects.filter(
+        user=user,
+        role=Role.REVIEWER,
+        organization__kind=Organization.Kind.OPERATOR,
+    ).exists()
+
+
+@transaction.atomic
+def version_review(
+    *, actor: User, version: AgentVersion, verdict: str, reasons: str = ""
+) -> AgentVersion:
+    version = AgentVersion.objects.select_related("agent__publisher").get(pk=version.pk)
+    if not is_reviewer(actor):
+        raise PermissionDenied(_("Only the operator's reviewers review listings."))
+    if publisher_role(user=actor, organization=version.agent.publisher) is not None:
+        raise PermissionDenied(
+            _("You belong to %(publisher)s, so you cannot review its agents.")
+            % {"publisher": version.agent.publisher.name},
+            code="conflict_of_interest",
+        )
+    if verdict not in ReviewDecision.Verdict.values:
+        raise ApplicationError(
+            _("Choose to approve or to reject."), code="invalid_verdict"
+        )
+    if verdict == ReviewDecision.Verdict.REJECT and not reasons.strip():
+        raise ApplicationError(
+            _("Give the publisher the reasons for the rejection."),
+            details={"reasons": [_("Required when rejecting.")]},
+        )
+    to = (
+        State.PUBLISHED if verdict == ReviewDecision.Verdict.APPROVE else State.REJECTED
+    )
+    version = version_transition(
+        version=version,
+        to=to,
+        actor=actor,
+        action="published" if to == State.PUBLISHED else "rejected",
+        reasons=reasons,
+    )
+    ReviewDecision.objects.create(
+        version=version, reviewer=actor, verdict=verdict, reasons=reasons
+    )
+    return version
+
+
+@transaction.atomic
+def version_yank(*, actor: User, version: AgentVersion, reason: str) -> AgentVersion:
+    """Withdraw a published version: it stays readable by its exact number but is no
+    longer offered."""
+    version = AgentVersion.objects.select_related("agent__publisher").get(pk=version.pk)
+    if publisher_role(user=actor, organization=version.agent.publisher) not in (
+        Role.OWNER,
+        Role.ADMIN,
+    ):
+        raise PermissionDenied(
+            _("Only owners and administrators of the publisher can yank versions.")
+        )
+    return version_transition(
+        version=version, to=State.YANKED, actor=actor, action="yanked", reason=reason
+    )
+
+
+def latest_check_results(*, version: AgentVersion) -> list[CheckResult]:
+    last_run = version.checks.aggregate(last=Max("run"))["last"]
+    if last_run is None:
+        return []
+    return list(version.checks.filter(run=last_run).order_by("pk"))
