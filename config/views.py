@@ -18,7 +18,9 @@ logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    from marketplace.selectors.agents import agent_search
+
+    return render(request, "home.html", {"newest": agent_search(sort="newest")[:6]})
 
 
 def _check_database() -> None:

@@ -6,11 +6,26 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from marketplace.models import Membership, Organization, User
+from marketplace.models import (
+    Agent,
+    Domain,
+    Membership,
+    Organization,
+    ReviewDecision,
+    User,
+)
 from marketplace.ratelimit import login_blocked
+
+DEPLOYMENT_CHOICES = [
+    ("cloud", _("Cloud service")),
+    ("on_device", _("On device")),
+    ("private", _("Private deployment")),
+    ("hybrid", _("Hybrid")),
+]
 
 TOO_MANY_SIGN_INS = _(
     "Too many failed sign-ins for this account or from your network. Wait a few "
@@ -141,3 +156,154 @@ class InvitationForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+
+
+class AgentSearchForm(forms.Form):
+    """The store's search box and filters; values it does not know are ignored."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    domain = forms.ChoiceField(label=_("Domain"), required=False)
+    risk_tier = forms.ChoiceField(
+        label=_("Risk tier"),
+        required=False,
+        choices=[("", _("Any risk tier")), *Domain.RiskTier.choices],
+    )
+    protocol = forms.ChoiceField(
+        label=_("Protocol"),
+        required=False,
+        choices=[
+            ("", _("Any protocol")),
+            ("a2a", "A2A"),
+            ("mcp", "MCP"),
+            ("aip", "AIP (ACPs)"),
+            ("openapi", "OpenAPI"),
+            ("anp", "ANP"),
+            ("other", _("Other")),
+        ],
+    )
+    deployment = forms.ChoiceField(
+        label=_("Deployment"),
+        required=False,
+        choices=[("", _("Any deployment")), *DEPLOYMENT_CHOICES],
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("relevance", _("Relevance")),
+            ("newest", _("Newest")),
+            ("name", _("Name")),
+        ],
+    )
+
+    def __init__(self, *args: Any, domains: list[Domain], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        use_chinese = get_language() == "zh-hans"
+        self.fields["domain"].choices = [  # type: ignore[attr-defined]
+            ("", _("All domains")),
+            *((d.code, d.name_zh if use_chinese else d.name_en) for d in domains),
+        ]
+
+
+class AgentForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    summary = forms.CharField(label=_("Summary"), max_length=300)
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Markdown; links and formatting are kept, scripts are removed."),
+    )
+    domain = forms.ModelChoiceField(label=_("Domain"), queryset=Domain.objects.none())
+    tags = forms.CharField(
+        label=_("Tags"),
+        required=False,
+        max_length=500,
+        help_text=_("Separated by commas."),
+    )
+    homepage = forms.URLField(
+        label=_("Homepage"), required=False, assume_scheme="https"
+    )
+    privacy_policy_url = forms.URLField(
+        label=_("Privacy policy URL"), required=False, assume_scheme="https"
+    )
+    terms_url = forms.URLField(
+        label=_("Terms of service URL"), required=False, assume_scheme="https"
+    )
+    age_rating = forms.ChoiceField(
+        label=_("Age rating"), choices=Agent.AgeRating.choices
+    )
+    anti_addiction_measures = forms.CharField(
+        label=_("Anti-addiction measures"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Required unless the agent is rated 18+."),
+    )
+    filing_number = forms.CharField(
+        label=_("Filing number"),
+        required=False,
+        max_length=100,
+        help_text=_("Required in high-risk domains."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["domain"].queryset = Domain.objects.order_by("code")  # type: ignore[attr-defined]
+        chinese = get_language() == "zh-hans"
+        self.fields["domain"].label_from_instance = (  # type: ignore[attr-defined]
+            lambda domain: domain.name_zh if chinese else domain.name_en
+        )
+
+    def clean_tags(self) -> list[str]:
+        tags = [tag.strip() for tag in self.cleaned_data["tags"].split(",")]
+        tags = [tag for tag in tags if tag]
+        if len(tags) > 20 or any(len(tag) > 50 for tag in tags):
+            raise ValidationError(_("At most 20 tags of at most 50 characters."))
+        return tags
+
+
+class AgentCreateForm(AgentForm):
+    publisher = forms.ModelChoiceField(
+        label=_("Publisher"), queryset=Organization.objects.none(), empty_label=None
+    )
+    slug = forms.CharField(
+        label=_("Short name"),
+        max_length=50,
+        help_text=_("Part of the agent's permanent identifier; cannot be changed."),
+    )
+    field_order = ["publisher", "slug", "name"]
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["publisher"].queryset = Organization.objects.filter(  # type: ignore[attr-defined]
+            kind=Organization.Kind.PUBLISHER,
+            memberships__user=user,
+            memberships__role__in=[
+                Membership.Role.OWNER,
+                Membership.Role.ADMIN,
+                Membership.Role.MEMBER,
+            ],
+        ).order_by("name")
+
+
+class VersionForm(forms.Form):
+    version = forms.CharField(label=_("Version"), max_length=64, initial="1.0.0")
+    changelog = forms.CharField(
+        label=_("Changes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    declaration = forms.JSONField(
+        label=_("Capability declaration (JSON)"),
+        widget=forms.Textarea(attrs={"rows": 16, "class": "font-monospace"}),
+        help_text=_(
+            "Validated against the schema at /schemas/capability-declaration.json."
+        ),
+    )
+
+
+class ReviewForm(forms.Form):
+    verdict = forms.ChoiceField(
+        label=_("Verdict"), choices=ReviewDecision.Verdict.choices
+    )
+    reasons = forms.CharField(
+        label=_("Reasons"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from marketplace.views import accounts, organizations, registry
+from marketplace.views import accounts, console, organizations, registry, store
 
 urlpatterns = [
     # Accounts
@@ -56,6 +56,33 @@ urlpatterns = [
         registry.declaration_schema,
         name="declaration-schema",
     ),
+    # The store
+    path("agents/", store.agent_search_page, name="agent-search"),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/",
+        store.agent_detail_page,
+        name="agent-detail",
+    ),
+    # The developer console and the review queue
+    path("console/", console.console, name="console"),
+    path("console/agents/new/", console.agent_create, name="console-agent-new"),
+    path(
+        "console/agents/<slug:publisher>/<slug:agent>/",
+        console.agent_manage,
+        name="console-agent",
+    ),
+    path(
+        "console/agents/<slug:publisher>/<slug:agent>/versions/<str:version>/submit/",
+        console.version_submit,
+        name="console-version-submit",
+    ),
+    path(
+        "console/agents/<slug:publisher>/<slug:agent>/versions/<str:version>/yank/",
+        console.version_yank,
+        name="console-version-yank",
+    ),
+    path("review/", console.review_queue_page, name="review-queue"),
+    path("review/<int:version_id>/", console.review_submit, name="review-submit"),
     # Organisations
     path(
         "organizations/", organizations.organization_directory, name="organization-list"

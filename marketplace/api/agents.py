@@ -283,7 +283,7 @@ class VersionSubmitApi(APIView):
 class CheckOutputSerializer(serializers.Serializer[CheckResult]):
     name = serializers.CharField()
     passed = serializers.BooleanField()
-    reason = serializers.CharField()
+    reason = serializers.CharField(source="reason_text")
     run = serializers.IntegerField()
     created_at = serializers.DateTimeField()
 

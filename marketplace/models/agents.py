@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .organizations import Organization, slug_validator
@@ -113,6 +114,20 @@ class Agent(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
     )
+    # Kept by the publishing services from the latest published version, so that
+    # listing and search need no join into versions.
+    latest_version = models.ForeignKey(
+        "AgentVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("latest published version"),
+    )
+    protocols = models.CharField(_("protocols"), max_length=200, blank=True)
+    deployment = models.CharField(_("deployment"), max_length=20, blank=True)
+    search_document = models.TextField(_("search text"), blank=True)
+    published_at = models.DateTimeField(_("first published"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -125,6 +140,7 @@ class Agent(models.Model):
                 fields=["publisher", "slug"], name="agent_slug_unique_per_publisher"
             ),
         ]
+        indexes = [models.Index(fields=["status", "published_at"])]
 
     def __str__(self) -> str:
         return f"{self.publisher.slug}/{self.slug}"
@@ -135,6 +151,10 @@ class Agent(models.Model):
         A port in the host is percent-encoded, as did:web requires."""
         host = settings.SITE_HOST.replace(":", "%3A")
         return f"did:web:{host}:agents:{self.publisher.slug}:{self.slug}"
+
+    @property
+    def protocol_list(self) -> list[str]:
+        return [p for p in self.protocols.split(",") if p]
 
     @property
     def for_minors(self) -> bool:
@@ -200,7 +220,9 @@ class CheckResult(models.Model):
     run = models.PositiveIntegerField(_("run"), default=1)
     name = models.CharField(_("check"), max_length=50)
     passed = models.BooleanField(_("passed"))
+    # The reason is a message id, translated when shown; params fill its placeholders.
     reason = models.TextField(_("reason"), blank=True)
+    params = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:
@@ -215,6 +237,14 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} {self.name}: {'ok' if self.passed else 'failed'}"
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the active language."""
+        if not self.reason:
+            return ""
+        message = gettext(self.reason)
+        return message % self.params if self.params else message
 
 
 class ReviewDecision(models.Model):

@@ -1,10 +1,20 @@
+from typing import Any
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, Count, QuerySet, Value, When
 from django.utils.translation import gettext as _
 
 from marketplace.exceptions import PermissionDenied
-from marketplace.models import Agent, AgentVersion, Domain, Membership, User
+from marketplace.models import (
+    Agent,
+    AgentVersion,
+    CheckResult,
+    Domain,
+    Membership,
+    User,
+)
+from marketplace.services.agents import EDITOR_ROLES, normalise_text
 from marketplace.services.publishing import is_reviewer
 
 State = AgentVersion.State
@@ -17,26 +27,92 @@ def domain_list() -> QuerySet[Domain]:
     return Domain.objects.order_by("code")
 
 
-def _published() -> Exists:
-    return Exists(
-        AgentVersion.objects.filter(agent=OuterRef("pk"), state=State.PUBLISHED)
-    )
-
-
 def agent_list_public(
     *, publisher: str | None = None, domain: str | None = None
 ) -> QuerySet[Agent]:
     """Agents with a published version, as anyone may see them."""
-    agents = (
-        Agent.objects.filter(_published())
-        .exclude(status=Agent.Status.QUARANTINED)
-        .select_related("publisher", "domain")
-    )
+    agents = _listed()
     if publisher:
         agents = agents.filter(publisher__slug=publisher)
     if domain:
         agents = agents.filter(domain__code=domain)
     return agents.order_by("name", "pk")
+
+
+def _listed() -> QuerySet[Agent]:
+    return (
+        Agent.objects.filter(latest_version__isnull=False)
+        .exclude(status=Agent.Status.QUARANTINED)
+        .select_related("publisher", "domain", "latest_version")
+    )
+
+
+SORTS = {
+    "relevance": ("relevance", "name", "pk"),
+    "newest": ("-published_at", "pk"),
+    "name": ("name", "pk"),
+}
+
+
+def agent_search(
+    *,
+    q: str = "",
+    domain: str = "",
+    risk_tier: str = "",
+    protocol: str = "",
+    deployment: str = "",
+    publisher: str = "",
+    sort: str = "relevance",
+) -> QuerySet[Agent]:
+    """Published agents matching every word of ``q`` (in any language: a Chinese
+    fragment matches inside Chinese text) and the filters. Agents whose name holds
+    the query come first when sorting by relevance."""
+    agents = _listed()
+    words = normalise_text(q).split()[:8]
+    for word in words:
+        agents = agents.filter(search_document__contains=word)
+    if domain:
+        agents = agents.filter(domain__code=domain)
+    if risk_tier:
+        agents = agents.filter(domain__risk_tier=risk_tier)
+    if protocol:
+        agents = agents.filter(protocols__contains=f",{protocol},")
+    if deployment:
+        agents = agents.filter(deployment=deployment)
+    if publisher:
+        agents = agents.filter(publisher__slug=publisher)
+    if sort == "relevance":
+        agents = agents.annotate(
+            relevance=Case(
+                When(name__icontains=q.strip(), then=Value(0)),
+                default=Value(1),
+            )
+            if q.strip()
+            else Value(0)
+        )
+    return agents.order_by(*SORTS.get(sort, SORTS["relevance"]))
+
+
+def domain_facets(*, agents: QuerySet[Agent]) -> list[dict[str, Any]]:
+    """How many of ``agents`` fall in each domain: one query."""
+    return list(
+        agents.order_by()
+        .values("domain__code", "domain__name_en", "domain__name_zh")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "domain__code")
+    )
+
+
+def agent_list_for_editor(*, user: User) -> QuerySet[Agent]:
+    """The agents of the publishers the user can edit for."""
+    return (
+        Agent.objects.filter(
+            publisher__memberships__user=user,
+            publisher__memberships__role__in=EDITOR_ROLES,
+        )
+        .select_related("publisher", "domain", "latest_version")
+        .order_by("publisher__name", "name", "pk")
+    )
 
 
 def agent_get(*, publisher: str, agent: str) -> Agent | None:
@@ -91,3 +167,18 @@ def review_queue(*, actor: User) -> QuerySet[AgentVersion]:
         .select_related("agent__publisher", "agent__domain")
         .order_by("submitted_at", "pk")
     )
+
+
+def latest_checks_by_version(
+    *, versions: list[AgentVersion]
+) -> dict[int, list[CheckResult]]:
+    """The check results of the latest run of each version, in one query."""
+    latest: dict[int, list[CheckResult]] = {version.pk: [] for version in versions}
+    last_run: dict[int, int] = {}
+    for result in CheckResult.objects.filter(version__in=versions).order_by(
+        "version_id", "-run", "pk"
+    ):
+        run = last_run.setdefault(result.version_id, result.run)
+        if result.run == run:
+            latest[result.version_id].append(result)
+    return latest

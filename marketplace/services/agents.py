@@ -8,6 +8,7 @@ Who may do what:
 - A version is editable only as a draft: once submitted it never changes.
 """
 
+import unicodedata
 from typing import Any, cast
 
 from django.db import transaction
@@ -129,6 +130,7 @@ def agent_create(
         message=_("This publisher has an agent with this short name."),
     )
     _event(agent=agent, actor=actor, action="created")
+    agent_refresh_listing(agent=agent)
     return agent
 
 
@@ -150,7 +152,48 @@ def agent_update(*, actor: User, agent: Agent, **fields: Any) -> Agent:
     agent.save()
     if changed:
         _event(agent=agent, actor=actor, action="updated", fields=changed)
+    agent_refresh_listing(agent=agent)
+    agent.refresh_from_db()
     return agent
+
+
+def normalise_text(text: str) -> str:
+    """The form search compares: Unicode-compatible (full-width letters become
+    ASCII), case-folded, with runs of white space as one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def agent_refresh_listing(*, agent: Agent) -> None:
+    """Recompute what listing and search read from the latest published version."""
+    latest = (
+        agent.versions.filter(state=AgentVersion.State.PUBLISHED)
+        .order_by("-published_at", "-pk")
+        .first()
+    )
+    declaration: dict[str, Any] = latest.declaration if latest else {}
+    skills = declaration.get("skills", [])
+    parts = [
+        agent.name,
+        agent.summary,
+        agent.description,
+        " ".join(agent.tags or []),
+        agent.publisher.name,
+        agent.domain.name_en,
+        agent.domain.name_zh,
+        *(
+            " ".join([s.get("name", ""), s.get("description", ""), *s.get("tags", [])])
+            for s in skills
+        ),
+    ]
+    protocols = sorted({p["type"] for p in declaration.get("protocols", [])})
+    Agent.objects.filter(pk=agent.pk).update(
+        latest_version=latest,
+        protocols="".join(f",{p}" for p in protocols) + ("," if protocols else ""),
+        deployment=declaration.get("deployment", ""),
+        search_document=normalise_text(" ".join(parts)),
+        published_at=agent.published_at
+        or (latest.published_at if latest is not None else None),
+    )
 
 
 def _checked_declaration(declaration: object) -> dict[str, Any]:

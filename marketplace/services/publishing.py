@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from marketplace import declarations
 from marketplace.exceptions import ApplicationError, InvalidTransition, PermissionDenied
@@ -29,7 +30,11 @@ from marketplace.models import (
     ReviewDecision,
     User,
 )
-from marketplace.services.agents import ensure_editor, publisher_role
+from marketplace.services.agents import (
+    agent_refresh_listing,
+    ensure_editor,
+    publisher_role,
+)
 
 State = AgentVersion.State
 Role = Membership.Role
@@ -82,6 +87,12 @@ def version_transition(
         payload=payload,
     )
     version.refresh_from_db()
+    if State.PUBLISHED in (source, to):
+        agent_refresh_listing(
+            agent=Agent.objects.select_related("publisher", "domain").get(
+                pk=version.agent_id
+            )
+        )
     return version
 
 
@@ -106,55 +117,78 @@ def version_submit(*, actor: User, version: AgentVersion) -> AgentVersion:
 
 # --- The automated checks ---------------------------------------------------------
 
-CheckOutcome = tuple[bool, str]
+# A check returns whether it passed and, if not, its reason as a message id (marked
+# with gettext_noop) and the values for its placeholders: the reason is translated
+# when it is shown, into the reader's language, not the worker's.
+CheckOutcome = tuple[bool, str, dict[str, str]]
+PASSED: CheckOutcome = (True, "", {})
 
 
 def _check_declaration(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
     errors = declarations.validate(declaration)
     if errors:
-        return False, "; ".join(
+        problems = "; ".join(
             f"{e['path'] or '(root)'}: {e['message']}" for e in errors[:10]
         )
-    return True, ""
+        return (
+            False,
+            gettext_noop("The capability declaration is not valid: %(problems)s"),
+            {"problems": problems},
+        )
+    return PASSED
 
 
 def _check_policies(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
-    missing = [
-        message
-        for message, value in (
-            (_("The listing has no privacy policy URL."), agent.privacy_policy_url),
-            (_("The listing has no terms of service URL."), agent.terms_url),
+    if not agent.privacy_policy_url and not agent.terms_url:
+        return (
+            False,
+            gettext_noop(
+                "The listing has no privacy policy URL and no terms of service URL."
+            ),
+            {},
         )
-        if not value
-    ]
-    return not missing, " ".join(missing)
+    if not agent.privacy_policy_url:
+        return False, gettext_noop("The listing has no privacy policy URL."), {}
+    if not agent.terms_url:
+        return False, gettext_noop("The listing has no terms of service URL."), {}
+    return PASSED
 
 
 def _check_endpoint(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
     endpoint = str(declaration.get("endpoint", ""))
     if not endpoint.startswith("https://") or len(endpoint) <= len("https://"):
-        return False, _("The endpoint %(endpoint)s is not an https:// URL.") % {
-            "endpoint": endpoint or "-"
-        }
-    return True, ""
+        return (
+            False,
+            gettext_noop("The endpoint %(endpoint)s is not an https:// URL."),
+            {"endpoint": endpoint or "-"},
+        )
+    return PASSED
 
 
 def _check_filing(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
     if agent.domain.requires_filing and not agent.filing_number.strip():
-        return False, _(
-            "Agents in the domain %(domain)s need a filing number; the listing has "
-            "none."
-        ) % {"domain": agent.domain.name_en}
-    return True, ""
+        return (
+            False,
+            gettext_noop(
+                "Agents in the domain %(domain)s need a filing number; the listing "
+                "has none."
+            ),
+            {"domain": agent.domain.code},
+        )
+    return PASSED
 
 
 def _check_minors(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
     if agent.for_minors and not agent.anti_addiction_measures.strip():
-        return False, _(
-            "The agent is rated %(rating)s, so minors may use it: declare its "
-            "anti-addiction measures."
-        ) % {"rating": agent.get_age_rating_display()}
-    return True, ""
+        return (
+            False,
+            gettext_noop(
+                "The agent is rated %(rating)s, so minors may use it: declare its "
+                "anti-addiction measures."
+            ),
+            {"rating": agent.age_rating},
+        )
+    return PASSED
 
 
 def _check_claims(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
@@ -171,19 +205,23 @@ def _check_claims(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
         if claim.phrase.casefold() in text
     ]
     if found:
-        return False, _("The listing makes prohibited claims: %(claims)s.") % {
-            "claims": ", ".join(f"“{phrase}”" for phrase in found)
-        }
-    return True, ""
+        return (
+            False,
+            gettext_noop("The listing makes prohibited claims: %(claims)s."),
+            {"claims": ", ".join(f"“{phrase}”" for phrase in found)},
+        )
+    return PASSED
 
 
 def _check_permissions(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
     problems = declarations.permission_mismatches(declaration)
     if problems:
-        return False, _("Requested permissions and skills disagree: %(problems)s.") % {
-            "problems": "; ".join(problems)
-        }
-    return True, ""
+        return (
+            False,
+            gettext_noop("Requested permissions and skills disagree: %(problems)s."),
+            {"problems": "; ".join(problems)},
+        )
+    return PASSED
 
 
 CHECKS = {
@@ -212,9 +250,16 @@ def version_run_checks(*, version_id: int) -> str | None:
         return None
     run = version.submissions or 1
     results = [
-        CheckResult(version=version, run=run, name=name, passed=passed, reason=reason)
+        CheckResult(
+            version=version,
+            run=run,
+            name=name,
+            passed=passed,
+            reason=reason,
+            params=params,
+        )
         for name, check in CHECKS.items()
-        for passed, reason in [check(version.agent, version.declaration)]
+        for passed, reason, params in [check(version.agent, version.declaration)]
     ]
     CheckResult.objects.bulk_create(results, ignore_conflicts=True)
     failed = [result for result in results if not result.passed]

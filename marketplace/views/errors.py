@@ -8,13 +8,15 @@ def add_service_error(
     form: forms.Form, error: ApplicationError | ValidationError
 ) -> None:
     """Show an error raised by a service on the form: on the field it names when the
-    form has that field, else above the form."""
+    form has that field, else above the form. A detail about a part of a field
+    (``declaration.skills.0.id``) goes on the field, prefixed with that part."""
     if isinstance(error, ApplicationError):
         placed = False
-        for field, messages in error.details.items():
+        for key, messages in error.details.items():
+            field, _, part = key.partition(".")
             if field in form.fields:
                 for message in messages:
-                    form.add_error(field, message)
+                    form.add_error(field, f"{part}: {message}" if part else message)
                 placed = True
         if not placed:
             form.add_error(None, error.message)

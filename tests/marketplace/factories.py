@@ -13,6 +13,7 @@ from marketplace.models import (
     Organization,
     User,
 )
+from marketplace.services.agents import agent_refresh_listing
 
 PASSWORD = "a-long-test-password-1"
 
@@ -106,11 +107,27 @@ class AgentFactory(DjangoModelFactory[Agent]):
     age_rating = Agent.AgeRating.AGE_18
 
 
+def _refresh_listing(
+    version: AgentVersion, create: bool, extracted: Any, **kwargs: Any
+) -> None:
+    """What the publishing service does when a version is published."""
+    if create and version.state == AgentVersion.State.PUBLISHED:
+        agent_refresh_listing(agent=version.agent)
+        version.agent.refresh_from_db()
+
+
 class AgentVersionFactory(DjangoModelFactory[AgentVersion]):
     class Meta:
         model = AgentVersion
+        skip_postgeneration_save = True
 
     agent = factory.SubFactory(AgentFactory)
     version = factory.Sequence(lambda n: f"1.0.{n}")
     declaration = factory.LazyFunction(declaration)
     declaration_digest = factory.LazyAttribute(lambda v: digest(v.declaration))
+    state = AgentVersion.State.DRAFT
+    published_at = factory.LazyAttribute(
+        lambda v: timezone.now() if v.state == AgentVersion.State.PUBLISHED else None
+    )
+
+    listing = factory.PostGeneration(_refresh_listing)

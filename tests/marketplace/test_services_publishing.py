@@ -212,7 +212,7 @@ def test_each_failing_check_rejects_with_a_reason(
     version = _submit_and_check(version, member.user)
     assert version.state == State.REJECTED
     failed = {
-        r.name: r.reason
+        r.name: r.reason_text
         for r in publishing.latest_check_results(version=version)
         if not r.passed
     }
