@@ -63,6 +63,27 @@ urlpatterns = [
         store.agent_detail_page,
         name="agent-detail",
     ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/did.json",
+        registry.agent_did_document,
+        name="agent-did",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/profile.json",
+        registry.agent_profile,
+        name="agent-profile",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/agent-card.json",
+        registry.agent_card,
+        name="agent-card",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/agent-card.json",
+        registry.version_agent_card,
+        name="version-agent-card",
+    ),
+    path(".well-known/jwks.json", registry.jwks, name="jwks"),
     # The developer console and the review queue
     path("console/", console.console, name="console"),
     path("console/agents/new/", console.agent_create, name="console-agent-new"),

@@ -39,6 +39,12 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_HOST = env.str("SITE_HOST", default="localhost:8000")
 SITE_SCHEME = env.str("SITE_SCHEME", default="https")
 SITE_NAME = env.str("SITE_NAME", default="Agent Store")
+# The site's Ed25519 signing key (32-byte seed, base64url). Without it, development
+# and tests generate one into SITE_SIGNING_KEY_FILE; production requires it.
+SITE_SIGNING_KEY = env.str("SITE_SIGNING_KEY", default="")
+SITE_SIGNING_KEY_FILE = env.str(
+    "SITE_SIGNING_KEY_FILE", default=str(VAR_DIR / "site-signing-key")
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

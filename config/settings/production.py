@@ -9,6 +9,8 @@ DEBUG = False
 if not SECRET_KEY:  # noqa: F405
     raise ImproperlyConfigured(HOW_TO_SET_THE_SIGNING_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+# Signatures must verify with the key the site publishes, on every machine.
+SITE_SIGNING_KEY = env.str("SITE_SIGNING_KEY")
 
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

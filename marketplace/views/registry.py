@@ -1,8 +1,12 @@
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
+from config import keys
 from marketplace import declarations
+from marketplace.models import Agent, AgentVersion
+from marketplace.protocols import a2a, did
+from marketplace.selectors.agents import agent_get
 
 
 @require_GET
@@ -16,3 +20,59 @@ def declaration_schema(request: HttpRequest) -> JsonResponse:
     response["Access-Control-Allow-Origin"] = "*"
     patch_cache_control(response, public=True, max_age=3600)
     return response
+
+
+def _public_json(data: object) -> JsonResponse:
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False}, safe=False)
+    response["Access-Control-Allow-Origin"] = "*"
+    patch_cache_control(response, public=True, max_age=300)
+    return response
+
+
+def _listed_agent(publisher: str, agent: str) -> Agent:
+    found = agent_get(publisher=publisher, agent=agent)
+    if found is None or found.latest_version is None:
+        raise Http404
+    if found.status == Agent.Status.QUARANTINED:
+        raise Http404
+    return found
+
+
+@require_GET
+def jwks(request: HttpRequest) -> JsonResponse:
+    """The site's public keys, for verifying what it signs."""
+    return _public_json(keys.jwks())
+
+
+@require_GET
+def agent_did_document(
+    request: HttpRequest, publisher: str, agent: str
+) -> JsonResponse:
+    return _public_json(did.did_document(_listed_agent(publisher, agent)))
+
+
+@require_GET
+def agent_profile(request: HttpRequest, publisher: str, agent: str) -> JsonResponse:
+    return _public_json(did.lookup_record(_listed_agent(publisher, agent)))
+
+
+@require_GET
+def agent_card(request: HttpRequest, publisher: str, agent: str) -> JsonResponse:
+    latest = _listed_agent(publisher, agent).latest_version
+    if latest is None:  # _listed_agent already refuses these
+        raise Http404
+    return _public_json(a2a.signed_agent_card(latest))
+
+
+@require_GET
+def version_agent_card(
+    request: HttpRequest, publisher: str, agent: str, version: str
+) -> JsonResponse:
+    found = _listed_agent(publisher, agent)
+    target = found.versions.filter(
+        version=version,
+        state__in=(AgentVersion.State.PUBLISHED, AgentVersion.State.YANKED),
+    ).first()
+    if target is None:
+        raise Http404
+    return _public_json(a2a.signed_agent_card(target))

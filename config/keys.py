@@ -1,0 +1,81 @@
+"""The site's Ed25519 signing key: it signs exported agent cards (and, later,
+certificates and the ledger's tree heads). Its public half is published as a JWKS.
+
+Production sets ``SITE_SIGNING_KEY`` (the 32-byte private seed, base64url). In
+development and tests a key is generated once into ``var/`` so that it survives
+restarts.
+"""
+
+import base64
+import hashlib
+import json
+import secrets
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _seed() -> bytes:
+    if settings.SITE_SIGNING_KEY:
+        seed = b64url_decode(settings.SITE_SIGNING_KEY)
+    else:
+        path = Path(settings.SITE_SIGNING_KEY_FILE)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(b64url(secrets.token_bytes(32)), encoding="ascii")
+            path.chmod(0o600)
+        seed = b64url_decode(path.read_text(encoding="ascii").strip())
+    if len(seed) != 32:
+        raise ImproperlyConfigured(
+            "SITE_SIGNING_KEY must be a 32-byte Ed25519 seed in base64url."
+        )
+    return seed
+
+
+@cache
+def _private_key(seed: bytes) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def private_key() -> Ed25519PrivateKey:
+    return _private_key(_seed())
+
+
+def public_jwk() -> dict[str, str]:
+    raw = private_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    jwk = {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
+    # RFC 7638 thumbprint: SHA-256 of the required members, canonical.
+    kid = b64url(hashlib.sha256(rfc8785.dumps(jwk)).digest())
+    return {**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"}
+
+
+def jwks() -> dict[str, list[dict[str, str]]]:
+    return {"keys": [public_jwk()]}
+
+
+def sign_compact_jws(payload: bytes, *, typ: str = "JOSE") -> tuple[str, str, str]:
+    """Sign ``payload`` as a JWS with EdDSA; returns the compact serialization's
+    three parts (protected header, payload, signature), each base64url."""
+    header = {"alg": "EdDSA", "kid": public_jwk()["kid"], "typ": typ}
+    protected = b64url(json.dumps(header, separators=(",", ":")).encode())
+    encoded_payload = b64url(payload)
+    signature = private_key().sign(f"{protected}.{encoded_payload}".encode("ascii"))
+    return protected, encoded_payload, b64url(signature)
+
+
+def canonical_json(value: Any) -> bytes:
+    return rfc8785.dumps(value)

@@ -1,0 +1,1 @@
+"""One identity, several protocol views: the documents other systems read."""

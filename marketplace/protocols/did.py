@@ -1,0 +1,76 @@
+"""The DID document that resolves an agent's did:web identifier, and the public
+lookup record of an agent."""
+
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+
+from config.keys import public_jwk
+from marketplace.models import Agent
+
+
+def _absolute(path: str) -> str:
+    return f"{settings.SITE_SCHEME}://{settings.SITE_HOST}{path}"
+
+
+def did_document(agent: Agent) -> dict[str, Any]:
+    did = agent.identifier
+    key = public_jwk()
+    card = reverse("agent-card", args=[agent.publisher.slug, agent.slug])
+    page = reverse("agent-detail", args=[agent.publisher.slug, agent.slug])
+    return {
+        "@context": [
+            "https://www.w3.org/ns/did/v1",
+            "https://w3id.org/security/suites/jws-2020/v1",
+        ],
+        "id": did,
+        "alsoKnownAs": [_absolute(page)],
+        # The registry vouches for the listing: its key signs the agent's cards.
+        "verificationMethod": [
+            {
+                "id": f"{did}#{key['kid']}",
+                "type": "JsonWebKey2020",
+                "controller": did,
+                "publicKeyJwk": {k: key[k] for k in ("kty", "crv", "x")},
+            }
+        ],
+        "assertionMethod": [f"{did}#{key['kid']}"],
+        "service": [
+            {
+                "id": f"{did}#agent-card",
+                "type": "A2AAgentCard",
+                "serviceEndpoint": _absolute(card),
+            }
+        ],
+    }
+
+
+def lookup_record(agent: Agent) -> dict[str, Any]:
+    """Who built the agent, how it is deployed, which protocols it speaks and what
+    stands against it: the public answer to "what is this identifier?"."""
+    version = agent.latest_version
+    declaration = version.declaration if version else {}
+    publisher = agent.publisher
+    return {
+        "id": agent.identifier,
+        "name": agent.name,
+        "status": agent.status,
+        "developer": {
+            "name": publisher.name,
+            "slug": publisher.slug,
+            "website": publisher.website,
+            "profile": _absolute(reverse("organization-detail", args=[publisher.slug])),
+            "credit_grade": None,
+        },
+        "domain": {"code": agent.domain.code, "risk_tier": agent.domain.risk_tier},
+        "filing_number": agent.filing_number,
+        "latest_version": version.version if version else None,
+        "deployment": declaration.get("deployment"),
+        "protocols": declaration.get("protocols", []),
+        "endpoint": declaration.get("endpoint"),
+        "declaration_digest": version.declaration_digest if version else None,
+        "certificates": [],
+        "recalls": [],
+        "sanctions": [],
+    }
