@@ -79,3 +79,28 @@ def sign_compact_jws(payload: bytes, *, typ: str = "JOSE") -> tuple[str, str, st
 
 def canonical_json(value: Any) -> bytes:
     return rfc8785.dumps(value)
+
+
+def okp_thumbprint(x: str) -> str:
+    """The RFC 7638 thumbprint of an Ed25519 public key given as base64url."""
+    return b64url(
+        hashlib.sha256(rfc8785.dumps({"crv": "Ed25519", "kty": "OKP", "x": x})).digest()
+    )
+
+
+def verify_compact_jws(
+    protected: str, payload: bytes, signature: str, public_key_x: str
+) -> bool:
+    """Whether ``signature`` is an EdDSA signature by the key over the JWS signing
+    input ``protected.base64url(payload)``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = Ed25519PublicKey.from_public_bytes(b64url_decode(public_key_x))
+        key.verify(
+            b64url_decode(signature), f"{protected}.{b64url(payload)}".encode("ascii")
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True

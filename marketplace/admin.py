@@ -19,6 +19,7 @@ from marketplace.models import (
     Organization,
     OrganizationEvent,
     ProhibitedClaim,
+    PublisherKey,
     ReviewDecision,
     User,
 )
@@ -259,3 +260,13 @@ class AgentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AgentEvent]):
     search_fields = ["agent__slug", "agent__publisher__slug", "actor__username"]
     list_select_related = ["agent__publisher", "actor"]
     date_hierarchy = "created_at"
+
+
+@admin.register(PublisherKey)
+class PublisherKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[PublisherKey]):
+    """Publishers register and revoke their keys themselves."""
+
+    list_display = ["organization", "kid", "label", "created_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["organization__name", "organization__slug", "kid", "label"]
+    list_select_related = ["organization"]

@@ -31,3 +31,10 @@ class InvalidDeclaration(ApplicationError):
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+class InvalidAgentCard(ApplicationError):
+    """An uploaded A2A Agent Card is malformed or its signature does not verify;
+    ``details`` names the part at fault."""
+
+    code = "invalid_agent_card"

@@ -364,3 +364,27 @@ class ReviewQueueApi(APIView):
             queryset=review_queue(actor=signed_in_user(request.user)),
             serializer_class=self.OutputSerializer,
         )
+
+
+class VersionImportApi(APIView):
+    """A new draft version from an A2A Agent Card (v1.0, or v0.3 field names)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        card = serializers.JSONField()
+        deployment = serializers.ChoiceField(
+            choices=["cloud", "on_device", "private", "hybrid"], default="cloud"
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: VersionOutputSerializer})
+    def post(self, request: Request, publisher: str, agent: str) -> Response:
+        found = _agent(request, publisher, agent)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = agent_services.version_import_card(
+            actor=signed_in_user(request.user), agent=found, **data.validated_data
+        )
+        return Response(
+            VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED
+        )

@@ -12,7 +12,7 @@ from config.pagination import paginated_response
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
-from marketplace.models import Invitation, Membership, Organization, User
+from marketplace.models import Invitation, Membership, Organization, PublisherKey, User
 from marketplace.selectors.organizations import (
     invitation_list_pending,
     membership_list,
@@ -237,4 +237,51 @@ class InvitationAcceptApi(APIView):
         )
         return Response(
             MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED
+        )
+
+
+class PublisherKeyOutputSerializer(serializers.Serializer[PublisherKey]):
+    id = serializers.IntegerField()
+    kid = serializers.CharField()
+    public_key = serializers.CharField()
+    name = serializers.CharField(source="label")
+    created_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class PublisherKeyCollectionApi(APIView):
+    """An organisation's Ed25519 keys: listed to its members, added by its owners
+    and administrators."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        public_key = serializers.CharField(max_length=100)
+        name = serializers.CharField(max_length=100, required=False, default="")
+
+    @extend_schema(responses=PublisherKeyOutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        organization = _organization(slug)
+        membership_list(organization=organization, actor=_user(request))
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=organization.keys.order_by("-created_at", "pk"),
+            serializer_class=PublisherKeyOutputSerializer,
+        )
+
+    @extend_schema(
+        request=InputSerializer, responses={201: PublisherKeyOutputSerializer}
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = services.publisher_key_add(
+            actor=_user(request),
+            organization=_organization(slug),
+            public_key=data.validated_data["public_key"],
+            label=data.validated_data["name"],
+        )
+        return Response(
+            PublisherKeyOutputSerializer(key).data, status=status.HTTP_201_CREATED
         )

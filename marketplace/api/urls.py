@@ -26,6 +26,11 @@ urlpatterns = [
         name="api-membership-detail",
     ),
     path(
+        "organizations/<slug:slug>/keys/",
+        organizations.PublisherKeyCollectionApi.as_view(),
+        name="api-publisher-key-list",
+    ),
+    path(
         "organizations/<slug:slug>/invitations/",
         organizations.InvitationCollectionApi.as_view(),
         name="api-invitation-list",
@@ -47,6 +52,11 @@ urlpatterns = [
         "agents/<slug:publisher>/<slug:agent>/versions/",
         agents.VersionCollectionApi.as_view(),
         name="api-version-list",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/import/",
+        agents.VersionImportApi.as_view(),
+        name="api-version-import",
     ),
     path(
         "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/",

@@ -10,3 +10,4 @@ from .organizations import Invitation as Invitation
 from .organizations import Membership as Membership
 from .organizations import Organization as Organization
 from .organizations import OrganizationEvent as OrganizationEvent
+from .organizations import PublisherKey as PublisherKey

@@ -169,6 +169,8 @@ class OrganizationEvent(models.Model):
         MEMBER_REMOVED = "member_removed", _("Member removed")
         MEMBER_LEFT = "member_left", _("Member left")
         ROLE_CHANGED = "role_changed", _("Role changed")
+        KEY_ADDED = "key_added", _("Signing key added")
+        KEY_REVOKED = "key_revoked", _("Signing key revoked")
 
     organization = models.ForeignKey(
         Organization,
@@ -195,3 +197,33 @@ class OrganizationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization}: {self.action}"
+
+
+class PublisherKey(models.Model):
+    """An Ed25519 public key a publisher registered: cards it signs are verified
+    against these keys only (never against a key fetched from a URL in the card)."""
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="keys",
+        verbose_name=_("organisation"),
+    )
+    kid = models.CharField(_("key id"), max_length=64)
+    public_key = models.CharField(_("public key (base64url)"), max_length=64)
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("publisher key")
+        verbose_name_plural = _("publisher keys")
+        ordering = ["organization", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kid"], name="publisher_key_unique_kid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.kid}"

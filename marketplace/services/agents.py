@@ -15,7 +15,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from marketplace import declarations
-from marketplace.exceptions import InvalidDeclaration, PermissionDenied
+from marketplace.exceptions import (
+    InvalidAgentCard,
+    InvalidDeclaration,
+    PermissionDenied,
+)
 from marketplace.models import (
     Agent,
     AgentEvent,
@@ -23,6 +27,7 @@ from marketplace.models import (
     Domain,
     Membership,
     Organization,
+    PublisherKey,
     User,
 )
 from marketplace.services.common import insert_unique
@@ -280,4 +285,66 @@ def version_update(
     version.changelog = changelog
     version.save(update_fields=["declaration", "declaration_digest", "changelog"])
     _event(agent=version.agent, version=version, actor=actor, action="version_updated")
+    return version
+
+
+@transaction.atomic
+def version_import_card(
+    *,
+    actor: User,
+    agent: Agent,
+    card: object,
+    deployment: str = "cloud",
+) -> AgentVersion:
+    """Create a draft version from an uploaded A2A Agent Card. The card's name and
+    description become the listing's; a card that carries signatures must verify
+    with one of the publisher's registered keys."""
+    from marketplace.protocols.a2a import card_import, card_signature_valid
+
+    agent = Agent.objects.select_related("publisher", "domain").get(pk=agent.pk)
+    ensure_editor(actor=actor, agent_or_publisher=agent)
+    imported = card_import(card, deployment=deployment)
+    if len(imported.description) > Agent._meta.get_field("summary").max_length:  # type: ignore[operator]
+        raise InvalidAgentCard(
+            _("The card's description is longer than 300 characters."),
+            details={"card.description": [_("At most 300 characters.")]},
+        )
+    if imported.provider and imported.provider != agent.publisher.name:
+        raise InvalidAgentCard(
+            _(
+                "The card names the provider “%(provider)s”, but %(publisher)s "
+                "publishes it."
+            )
+            % {"provider": imported.provider, "publisher": agent.publisher.name},
+            details={"card.provider.organization": [_("Not this publisher.")]},
+        )
+    signed = bool(imported.signatures)
+    if signed:
+        keys = dict(
+            PublisherKey.objects.filter(
+                organization=agent.publisher, revoked_at__isnull=True
+            ).values_list("kid", "public_key")
+        )
+        if not card_signature_valid(cast(dict[str, Any], card), keys=keys):
+            raise InvalidAgentCard(
+                _(
+                    "No signature of the card verifies with the keys %(publisher)s "
+                    "registered."
+                )
+                % {"publisher": agent.publisher.name},
+                details={"card.signatures": [_("The signature does not verify.")]},
+            )
+    agent_update(
+        actor=actor, agent=agent, name=imported.name, summary=imported.description
+    )
+    version = version_create(
+        actor=actor,
+        agent=agent,
+        version=imported.version,
+        declaration=imported.declaration,
+        changelog=_("Imported from an A2A Agent Card."),
+    )
+    _event(
+        agent=agent, version=version, actor=actor, action="card_imported", signed=signed
+    )
     return version

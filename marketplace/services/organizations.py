@@ -23,7 +23,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from config.keys import b64url, b64url_decode, okp_thumbprint
 from marketplace.exceptions import (
+    ApplicationError,
     Conflict,
     InvalidRole,
     InvitationNotUsable,
@@ -35,6 +37,7 @@ from marketplace.models import (
     Membership,
     Organization,
     OrganizationEvent,
+    PublisherKey,
     User,
 )
 from marketplace.selectors.organizations import MANAGER_ROLES
@@ -507,3 +510,51 @@ def invitation_expire_due() -> int:
         for _pk, organization_id, email in due
     )
     return len(due)
+
+
+@transaction.atomic
+def publisher_key_add(
+    *, actor: User, organization: Organization, public_key: str, label: str = ""
+) -> PublisherKey:
+    """Register an Ed25519 public key (32 bytes, base64url, as a JWK's ``x``)."""
+    if _role_of(user=actor, organization=organization) not in MANAGER_ROLES:
+        raise PermissionDenied(_("Only owners and administrators manage keys."))
+    try:
+        raw = b64url_decode(public_key.strip())
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        message = _("An Ed25519 public key is 32 bytes, written in base64url.")
+        raise ApplicationError(message, details={"public_key": [message]})
+    x = b64url(raw)
+    key = PublisherKey(
+        organization=organization, kid=okp_thumbprint(x), public_key=x, label=label
+    )
+    key.full_clean()
+    insert_unique(key, field="public_key", message=_("This key is registered already."))
+    _event(
+        organization=organization,
+        actor=actor,
+        action=OrganizationEvent.Action.KEY_ADDED,
+        kid=key.kid,
+    )
+    return key
+
+
+@transaction.atomic
+def publisher_key_revoke(*, actor: User, key: PublisherKey) -> PublisherKey:
+    if _role_of(user=actor, organization=key.organization) not in MANAGER_ROLES:
+        raise PermissionDenied(_("Only owners and administrators manage keys."))
+    revoked = PublisherKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if not revoked:
+        raise Conflict(_("This key is revoked already."))
+    _event(
+        organization=key.organization,
+        actor=actor,
+        action=OrganizationEvent.Action.KEY_REVOKED,
+        kid=key.kid,
+    )
+    key.refresh_from_db()
+    return key
