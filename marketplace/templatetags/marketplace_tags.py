@@ -32,3 +32,10 @@ def domain_name(domain: object, language: str) -> str:
     if language == "zh-hans":
         return str(getattr(domain, "name_zh", ""))
     return str(getattr(domain, "name_en", ""))
+
+
+@register.filter
+def deployment_label(code: str) -> str:
+    from marketplace.forms import DEPLOYMENT_CHOICES
+
+    return str(dict(DEPLOYMENT_CHOICES).get(code, code))

@@ -48,7 +48,9 @@ def test_a_publisher_publishes_through_the_pages_and_the_agent_is_found(
     browser: Any, live_server: Any, tmp_path: Path
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    DomainFactory.create(code="office", name_en="Office", name_zh="办公")
+    DomainFactory.create(
+        code="office", name_en="Office and productivity", name_zh="办公效率"
+    )
     operator = OrganizationFactory.create(kind=Organization.Kind.OPERATOR)
     reviewer = MembershipFactory.create(
         organization=operator, role=Membership.Role.REVIEWER, user__username="rita"
@@ -78,7 +80,7 @@ def test_a_publisher_publishes_through_the_pages_and_the_agent_is_found(
         page.get_by_label("Summary").fill(
             "自动起草客户邮件回复 Drafts replies to customers"
         )
-        page.get_by_label("Domain").select_option(label="Office")
+        page.get_by_label("Domain").select_option(label="Office and productivity")
         page.get_by_label("Age rating").select_option("18+")
         page.get_by_role("button", name="Create the agent").click()
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.demo import load_catalogue
 from marketplace.models import Membership, Organization, User
 from marketplace.services.accounts import user_create
 from marketplace.services.organizations import membership_add, organization_create
@@ -21,6 +22,7 @@ USERS = [
     ("carol", "carol@example.com", False),
     ("dave", "dave@example.com", False),
     ("erin", "erin@example.com", False),
+    ("rita", "rita@example.com", False),
 ]
 
 ORGANIZATIONS = [
@@ -31,7 +33,7 @@ ORGANIZATIONS = [
         Organization.Kind.OPERATOR,
         "Runs the platform: reviews listings and moderates content.",
         "operator",
-        [],
+        [("rita", Membership.Role.REVIEWER)],
     ),
     (
         "mingde-ai",
@@ -111,6 +113,7 @@ class Command(BaseCommand):
                         organization=organization, user=users[username], role=role
                     )
                     created += 1
+        created += load_catalogue(owner=users["alice"], reviewer=users["rita"])
         self.stdout.write(
             self.style.SUCCESS(f"Demo data: {created} rows created.")
             if created
