@@ -3,6 +3,7 @@ published through the same services as real listings."""
 
 from typing import Any
 
+from marketplace.domains import ensure_standard_domains
 from marketplace.models import Agent, Domain, Membership, Organization, User
 from marketplace.services import agents as agent_services
 from marketplace.services import publishing
@@ -182,6 +183,7 @@ def load_catalogue(
 ) -> int:
     """Publish the demo store; idempotent. Returns how many agents were created."""
     created = 0
+    ensure_standard_domains()
     domains = {domain.code: domain for domain in Domain.objects.all()}
     for index, (slug, name_en, name_zh) in enumerate(PUBLISHERS):
         publisher = Organization.objects.filter(slug=slug).first()

@@ -186,6 +186,7 @@ class AgentSearchForm(forms.Form):
         required=False,
         choices=[("", _("Any deployment")), *DEPLOYMENT_CHOICES],
     )
+    verified = forms.BooleanField(label=_("Verified publishers only"), required=False)
     sort = forms.ChoiceField(
         label=_("Sort by"),
         required=False,

@@ -78,6 +78,7 @@ class DomainListApi(APIView):
 class AgentOutputSerializer(serializers.Serializer[Agent]):
     identifier = serializers.CharField()
     publisher = serializers.CharField(source="publisher.slug")
+    publisher_verified = serializers.BooleanField(source="publisher.is_verified")
     slug = serializers.CharField()
     name = serializers.CharField()
     summary = serializers.CharField()
@@ -388,3 +389,32 @@ class VersionImportApi(APIView):
         return Response(
             VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED
         )
+
+
+class AgentStatusApi(APIView):
+    """Set the listing's status marker (active, deprecated, archived; quarantined
+    by the operator only)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        status = serializers.ChoiceField(choices=Agent.Status.choices)
+        reason = serializers.CharField(
+            required=False, allow_blank=True, default="", max_length=2000
+        )
+
+    @extend_schema(request=InputSerializer, responses=AgentOutputSerializer)
+    def post(self, request: Request, publisher: str, agent: str) -> Response:
+        found = agent_get(publisher=publisher, agent=agent)
+        user = signed_in_user(request.user)
+        # The operator reaches quarantined listings too; others only what they see.
+        if found is None or not (
+            publishing.is_operator(user) or agent_visible(user=user, agent=found)
+        ):
+            raise NotFound()
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        updated = publishing.agent_set_status(
+            actor=user, agent=found, **data.validated_data
+        )
+        return Response(AgentOutputSerializer(updated).data)

@@ -36,6 +36,7 @@ def _user(request: Request) -> User:
 class OrganizationOutputSerializer(serializers.Serializer[Organization]):
     slug = serializers.CharField()
     name = serializers.CharField()
+    verified = serializers.BooleanField(source="is_verified")
     kind = serializers.ChoiceField(choices=Organization.Kind.choices)
     description = serializers.CharField()
     website = serializers.URLField()
@@ -285,3 +286,37 @@ class PublisherKeyCollectionApi(APIView):
         return Response(
             PublisherKeyOutputSerializer(key).data, status=status.HTTP_201_CREATED
         )
+
+
+class OrganizationRegistrationApi(APIView):
+    """Record the business registration (owners and administrators)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        country = serializers.CharField(max_length=2, default="CN")
+        number = serializers.CharField(max_length=50)
+
+    @extend_schema(request=InputSerializer, responses=OrganizationOutputSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        organization = services.organization_set_registration(
+            actor=_user(request),
+            organization=_organization(slug),
+            **data.validated_data,
+        )
+        return Response(OrganizationOutputSerializer(organization).data)
+
+
+class OrganizationVerifyApi(APIView):
+    """Mark the organisation verified (the platform operator)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=OrganizationOutputSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        organization = services.organization_verify(
+            actor=_user(request), organization=_organization(slug)
+        )
+        return Response(OrganizationOutputSerializer(organization).data)

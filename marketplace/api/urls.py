@@ -26,6 +26,16 @@ urlpatterns = [
         name="api-membership-detail",
     ),
     path(
+        "organizations/<slug:slug>/registration/",
+        organizations.OrganizationRegistrationApi.as_view(),
+        name="api-organization-registration",
+    ),
+    path(
+        "organizations/<slug:slug>/verify/",
+        organizations.OrganizationVerifyApi.as_view(),
+        name="api-organization-verify",
+    ),
+    path(
         "organizations/<slug:slug>/keys/",
         organizations.PublisherKeyCollectionApi.as_view(),
         name="api-publisher-key-list",
@@ -47,6 +57,11 @@ urlpatterns = [
         "agents/<slug:publisher>/<slug:agent>/",
         agents.AgentDetailApi.as_view(),
         name="api-agent-detail",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/status/",
+        agents.AgentStatusApi.as_view(),
+        name="api-agent-status",
     ),
     path(
         "agents/<slug:publisher>/<slug:agent>/versions/",

@@ -39,6 +39,24 @@ class Organization(models.Model):
     description = models.TextField(_("description"), blank=True)
     website = models.URLField(_("website"), blank=True)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    # Business registration: the unified social credit code in China (checked by
+    # its GB 32100 check digit), or a foreign registration number.
+    registration_country = models.CharField(
+        _("country of registration"), max_length=2, default="CN"
+    )
+    registration_number = models.CharField(
+        _("registration number"), max_length=50, blank=True
+    )
+    # Set by the operator after checking the registration; cleared when it changes.
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("verified by"),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -53,6 +71,10 @@ class Organization(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("organization-detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
 
 
 class Membership(models.Model):
@@ -171,6 +193,8 @@ class OrganizationEvent(models.Model):
         ROLE_CHANGED = "role_changed", _("Role changed")
         KEY_ADDED = "key_added", _("Signing key added")
         KEY_REVOKED = "key_revoked", _("Signing key revoked")
+        REGISTRATION_CHANGED = "registration_changed", _("Registration changed")
+        VERIFIED = "verified", _("Verified")
 
     organization = models.ForeignKey(
         Organization,

@@ -62,6 +62,7 @@ def agent_search(
     protocol: str = "",
     deployment: str = "",
     publisher: str = "",
+    verified: bool = False,
     sort: str = "relevance",
 ) -> QuerySet[Agent]:
     """Published agents matching every word of ``q`` (in any language: a Chinese
@@ -81,6 +82,8 @@ def agent_search(
         agents = agents.filter(deployment=deployment)
     if publisher:
         agents = agents.filter(publisher__slug=publisher)
+    if verified:
+        agents = agents.filter(publisher__verified_at__isnull=False)
     if sort == "relevance":
         agents = agents.annotate(
             relevance=Case(

@@ -40,6 +40,7 @@ from marketplace.models import (
     PublisherKey,
     User,
 )
+from marketplace.registration import normalise_uscc, uscc_valid
 from marketplace.selectors.organizations import MANAGER_ROLES
 from marketplace.services.common import insert_unique
 
@@ -558,3 +559,74 @@ def publisher_key_revoke(*, actor: User, key: PublisherKey) -> PublisherKey:
     )
     key.refresh_from_db()
     return key
+
+
+@transaction.atomic
+def organization_set_registration(
+    *, actor: User, organization: Organization, country: str, number: str
+) -> Organization:
+    """Record the organisation's business registration. A Chinese registration is
+    the 18-character unified social credit code, checked by its check digit. A
+    change withdraws the operator's verification until it is checked again."""
+    organization = _lock(organization)
+    if _role_of(user=actor, organization=organization) not in MANAGER_ROLES:
+        raise PermissionDenied(
+            _("Only owners and administrators can change the organisation.")
+        )
+    country = country.strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        message = _("Use a two-letter country code, such as CN.")
+        raise ApplicationError(message, details={"country": [message]})
+    number = normalise_uscc(number) if country == "CN" else number.strip()
+    if country == "CN" and not uscc_valid(number):
+        message = _(
+            "This is not a valid unified social credit code: 18 characters whose "
+            "last is the check digit."
+        )
+        raise ApplicationError(message, details={"number": [message]})
+    if not number or len(number) > 50:
+        message = _("Give the registration number (at most 50 characters).")
+        raise ApplicationError(message, details={"number": [message]})
+    changed = (country, number) != (
+        organization.registration_country,
+        organization.registration_number,
+    )
+    if changed:
+        Organization.objects.filter(pk=organization.pk).update(
+            registration_country=country,
+            registration_number=number,
+            verified_at=None,
+            verified_by=None,
+        )
+        _event(
+            organization=organization,
+            actor=actor,
+            action=OrganizationEvent.Action.REGISTRATION_CHANGED,
+            country=country,
+        )
+    organization.refresh_from_db()
+    return organization
+
+
+@transaction.atomic
+def organization_verify(*, actor: User, organization: Organization) -> Organization:
+    """The operator confirms, after checking the business registration, that the
+    organisation is who it says it is."""
+    from marketplace.services.publishing import is_operator
+
+    if not is_operator(actor):
+        raise PermissionDenied(_("Only the platform operator verifies organisations."))
+    organization = _lock(organization)
+    if not organization.registration_number:
+        raise Conflict(_("The organisation has given no registration number yet."))
+    Organization.objects.filter(pk=organization.pk).update(
+        verified_at=timezone.now(), verified_by=actor
+    )
+    _event(
+        organization=organization,
+        actor=actor,
+        action=OrganizationEvent.Action.VERIFIED,
+        country=organization.registration_country,
+    )
+    organization.refresh_from_db()
+    return organization

@@ -354,3 +354,72 @@ def latest_check_results(*, version: AgentVersion) -> list[CheckResult]:
     if last_run is None:
         return []
     return list(version.checks.filter(run=last_run).order_by("pk"))
+
+
+def is_operator(user: User) -> bool:
+    """Staff, or owners, administrators and reviewers of the platform operator."""
+    return (
+        user.is_staff
+        or Membership.objects.filter(
+            user=user,
+            organization__kind=Organization.Kind.OPERATOR,
+            role__in=(Role.OWNER, Role.ADMIN, Role.REVIEWER),
+        ).exists()
+    )
+
+
+PUBLISHER_STATUSES = frozenset(
+    {Agent.Status.ACTIVE, Agent.Status.DEPRECATED, Agent.Status.ARCHIVED}
+)
+
+
+@transaction.atomic
+def agent_set_status(
+    *, actor: User, agent: Agent, status: str, reason: str = ""
+) -> Agent:
+    """Set a listing's status marker. Its publisher's owners and administrators move
+    it between active, deprecated and archived; only the operator quarantines a
+    listing or lifts a quarantine."""
+    agent = (
+        Agent.objects.select_for_update().select_related("publisher").get(pk=agent.pk)
+    )
+    if status not in Agent.Status.values:
+        raise ApplicationError(
+            _("Unknown status."), details={"status": [_("Unknown status.")]}
+        )
+    operator = is_operator(actor)
+    if not operator:
+        if publisher_role(user=actor, organization=agent.publisher) not in (
+            Role.OWNER,
+            Role.ADMIN,
+        ):
+            raise PermissionDenied(
+                _(
+                    "Only the publisher's owners and administrators, or the operator, "
+                    "change a listing's status."
+                )
+            )
+        if agent.status == Agent.Status.QUARANTINED or status not in PUBLISHER_STATUSES:
+            raise PermissionDenied(
+                _("Only the operator quarantines a listing or lifts a quarantine."),
+                code="operator_only",
+            )
+    if status == Agent.Status.QUARANTINED and not reason.strip():
+        raise ApplicationError(
+            _("Say why the listing is quarantined."),
+            details={"reason": [_("Required when quarantining.")]},
+        )
+    previous = agent.status
+    if previous == status:
+        return agent
+    Agent.objects.filter(pk=agent.pk).update(status=status)
+    AgentEvent.objects.create(
+        agent=agent,
+        actor=actor,
+        action="status_changed",
+        from_state=previous,
+        to_state=status,
+        payload={"reason": reason},
+    )
+    agent.refresh_from_db()
+    return agent

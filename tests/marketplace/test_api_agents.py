@@ -201,3 +201,47 @@ def test_bad_input_is_a_4xx(api: APIClient) -> None:
     assert "domain" in _error(response)["details"]
     assert api.get("/api/v1/agents/?publisher=%00").status_code == 400
     assert api.get("/api/v1/agents/nobody/nothing/").status_code == 404
+
+
+def test_status_markers_publisher_archives_operator_quarantines(api: APIClient) -> None:
+    version = AgentVersionFactory.create(state=State.PUBLISHED)
+    agent = version.agent
+    owner = MembershipFactory.create(organization=agent.publisher, role=Role.OWNER)
+    url = f"/api/v1/agents/{agent.publisher.slug}/{agent.slug}/status/"
+    api.force_authenticate(owner.user)
+    assert api.post(url, {"status": "deprecated"}).json()["status"] == "deprecated"
+    response = api.post(url, {"status": "quarantined", "reason": "x"})
+    assert response.status_code == 403
+    assert _error(response)["code"] == "operator_only"
+    # the operator quarantines, with a reason
+    operator = OrganizationFactory.create(kind=Organization.Kind.OPERATOR)
+    reviewer = MembershipFactory.create(organization=operator, role=Role.REVIEWER)
+    api.force_authenticate(reviewer.user)
+    assert api.post(url, {"status": "quarantined"}).status_code == 400
+    assert (
+        api.post(url, {"status": "quarantined", "reason": "Malware report"}).status_code
+        == 200
+    )
+    # the publisher can neither lift it nor edit the listing
+    api.force_authenticate(owner.user)
+    assert api.post(url, {"status": "active"}).status_code == 403
+    response = api.patch(
+        f"/api/v1/agents/{agent.publisher.slug}/{agent.slug}/",
+        {"name": "New"},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert APIClient().get("/api/v1/agents/").json()["count"] == 0
+    # the operator lifts it
+    api.force_authenticate(reviewer.user)
+    assert api.post(url, {"status": "active"}).json()["status"] == "active"
+    assert APIClient().get("/api/v1/agents/").json()["count"] == 1
+
+
+def test_strangers_cannot_set_a_status(api: APIClient) -> None:
+    agent = AgentVersionFactory.create(state=State.PUBLISHED).agent
+    api.force_authenticate(MembershipFactory.create(role=Role.OWNER).user)
+    url = f"/api/v1/agents/{agent.publisher.slug}/{agent.slug}/status/"
+    assert api.post(url, {"status": "archived"}).status_code == 403
+    agent.refresh_from_db()
+    assert agent.status == Agent.Status.ACTIVE
