@@ -9,7 +9,9 @@ SERVICES_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432
 SERVICES_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/0)
 SERVICES_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/1)
 
-.PHONY: install run test test-services lint typecheck pytest messages clean
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/agentstore_bench
+
+.PHONY: install run test test-services lint typecheck pytest messages bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +45,9 @@ test: lint typecheck pytest
 test-services: install
 	DATABASE_URL='$(SERVICES_DATABASE_URL)' CELERY_BROKER_URL='$(SERVICES_BROKER_URL)' \
 	REDIS_URL='$(SERVICES_REDIS_URL)' $(BIN)/pytest --create-db
+
+bench: install
+	BENCH_DATABASE_URL='$(BENCH_DATABASE_URL)' $(BIN)/python -m tests.bench.run
 
 messages: install
 	$(BIN)/python manage.py makemessages --locale zh_Hans --no-obsolete --add-location file --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*'
