@@ -187,6 +187,7 @@ class AgentSearchForm(forms.Form):
         choices=[("", _("Any deployment")), *DEPLOYMENT_CHOICES],
     )
     verified = forms.BooleanField(label=_("Verified publishers only"), required=False)
+    online = forms.BooleanField(label=_("Online now"), required=False)
     sort = forms.ChoiceField(
         label=_("Sort by"),
         required=False,

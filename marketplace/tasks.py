@@ -58,3 +58,10 @@ def version_run_checks(*, version_id: int, **kwargs: Any) -> str | None:
     from marketplace.services.publishing import version_run_checks
 
     return version_run_checks(version_id=version_id)
+
+
+@shared_task(name="marketplace.liveness_sweep", soft_time_limit=240, time_limit=300)
+def liveness_sweep(**kwargs: Any) -> int:
+    from marketplace.services.liveness import liveness_sweep
+
+    return liveness_sweep()

@@ -178,6 +178,13 @@ LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
 # Reverse proxies in front of the site that append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 
+# Liveness probes of agents' declared endpoints: how many per beat run, how long to
+# wait, and whether private and loopback addresses may be probed (never in production:
+# the probe must not become a way into the operator's own network).
+LIVENESS_BATCH = env.int("LIVENESS_BATCH", default=200)
+LIVENESS_TIMEOUT = env.float("LIVENESS_TIMEOUT", default=5.0)
+LIVENESS_ALLOW_PRIVATE = env.bool("LIVENESS_ALLOW_PRIVATE", default=False)
+
 # Pending invitations to join an organisation lapse after this many days.
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=14)
 
@@ -333,6 +340,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-invitations": {
         "task": "marketplace.invitation_expire_due",
         "schedule": 60 * 60,
+    },
+    "probe-agent-endpoints": {
+        "task": "marketplace.liveness_sweep",
+        "schedule": 10 * 60,
     },
 }
 

@@ -30,3 +30,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(
 )
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+LIVENESS_ALLOW_PRIVATE = True  # the tests probe servers on 127.0.0.1
+LIVENESS_TIMEOUT = 2.0

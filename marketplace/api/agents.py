@@ -93,6 +93,8 @@ class AgentOutputSerializer(serializers.Serializer[Agent]):
     anti_addiction_measures = serializers.CharField()
     filing_number = serializers.CharField()
     status = serializers.CharField()
+    online = serializers.BooleanField(allow_null=True)
+    liveness_checked_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
 

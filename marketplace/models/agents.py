@@ -127,6 +127,12 @@ class Agent(models.Model):
     protocols = models.CharField(_("protocols"), max_length=200, blank=True)
     deployment = models.CharField(_("deployment"), max_length=20, blank=True)
     search_document = models.TextField(_("search text"), blank=True)
+    # The last liveness probe of the declared endpoint (a beat job).
+    online = models.BooleanField(_("online"), null=True, blank=True)
+    liveness_checked_at = models.DateTimeField(_("last probed"), null=True, blank=True)
+    liveness_latency_ms = models.PositiveIntegerField(
+        _("response time (ms)"), null=True, blank=True
+    )
     published_at = models.DateTimeField(_("first published"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -63,6 +63,7 @@ def agent_search(
     deployment: str = "",
     publisher: str = "",
     verified: bool = False,
+    online: bool = False,
     sort: str = "relevance",
 ) -> QuerySet[Agent]:
     """Published agents matching every word of ``q`` (in any language: a Chinese
@@ -84,6 +85,8 @@ def agent_search(
         agents = agents.filter(publisher__slug=publisher)
     if verified:
         agents = agents.filter(publisher__verified_at__isnull=False)
+    if online:
+        agents = agents.filter(online=True)
     if sort == "relevance":
         agents = agents.annotate(
             relevance=Case(

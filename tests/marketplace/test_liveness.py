@@ -1,0 +1,113 @@
+"""Liveness probes against real servers on this machine."""
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from marketplace.models import Agent, AgentVersion
+from marketplace.services.liveness import liveness_sweep, probe_url
+from marketplace.tasks import liveness_sweep as liveness_sweep_task
+from tests.marketplace.factories import AgentVersionFactory, declaration
+
+pytestmark = pytest.mark.django_db
+
+
+class _CardHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/.well-known/agent-card.json":
+            body = b'{"name": "ok"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def card_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CardHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_answering_endpoint_is_online(card_server: str) -> None:
+    result = probe_url(f"{card_server}/a2a")
+    assert result.online
+    assert result.latency_ms is not None
+
+
+def test_a_closed_port_is_offline() -> None:
+    result = probe_url(f"http://127.0.0.1:{_closed_port()}/a2a")
+    assert not result.online
+
+
+def test_private_addresses_are_not_probed_unless_allowed(
+    card_server: str, settings: Any
+) -> None:
+    settings.LIVENESS_ALLOW_PRIVATE = False
+    result = probe_url(f"{card_server}/a2a")
+    assert (result.online, result.detail) == (False, "address not allowed")
+
+
+def test_the_sweep_records_up_and_down_and_the_page_shows_it(
+    card_server: str, client: Client
+) -> None:
+    up = AgentVersionFactory.create(
+        state=AgentVersion.State.PUBLISHED,
+        declaration=declaration(endpoint=f"{card_server}/a2a"),
+    )
+    down = AgentVersionFactory.create(
+        state=AgentVersion.State.PUBLISHED,
+        declaration=declaration(endpoint=f"http://127.0.0.1:{_closed_port()}/a2a"),
+    )
+    assert liveness_sweep_task() == 2
+    states = dict(Agent.objects.values_list("pk", "online"))
+    assert states == {up.agent_id: True, down.agent_id: False}
+    html = client.get(
+        reverse("agent-detail", args=[up.agent.publisher.slug, up.agent.slug])
+    ).content.decode()
+    assert "Online" in html
+    page = client.get(reverse("agent-search"), {"online": "on"}).context["page"]
+    assert [agent.pk for agent in page] == [up.agent_id]
+
+
+def test_the_sweep_is_bounded_and_takes_the_longest_unprobed_first(
+    card_server: str,
+) -> None:
+    versions = [
+        AgentVersionFactory.create(
+            state=AgentVersion.State.PUBLISHED,
+            declaration=declaration(endpoint=f"{card_server}/a2a"),
+        )
+        for _ in range(3)
+    ]
+    assert liveness_sweep(limit=2) == 2
+    probed = set(
+        Agent.objects.filter(liveness_checked_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    assert probed == {versions[0].agent_id, versions[1].agent_id}
+    liveness_sweep(limit=1)
+    assert Agent.objects.get(pk=versions[2].agent_id).liveness_checked_at is not None
