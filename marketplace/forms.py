@@ -12,6 +12,7 @@ from django_stubs_ext import StrOrPromise
 
 from marketplace.models import (
     Agent,
+    Deployment,
     Domain,
     Membership,
     Organization,
@@ -19,13 +20,6 @@ from marketplace.models import (
     User,
 )
 from marketplace.ratelimit import login_blocked
-
-DEPLOYMENT_CHOICES = [
-    ("cloud", _("Cloud service")),
-    ("on_device", _("On device")),
-    ("private", _("Private deployment")),
-    ("hybrid", _("Hybrid")),
-]
 
 TOO_MANY_SIGN_INS = _(
     "Too many failed sign-ins for this account or from your network. Wait a few "
@@ -184,7 +178,7 @@ class AgentSearchForm(forms.Form):
     deployment = forms.ChoiceField(
         label=_("Deployment"),
         required=False,
-        choices=[("", _("Any deployment")), *DEPLOYMENT_CHOICES],
+        choices=[("", _("Any deployment")), *Deployment.choices],
     )
     verified = forms.BooleanField(label=_("Verified publishers only"), required=False)
     online = forms.BooleanField(label=_("Online now"), required=False)

@@ -13,7 +13,7 @@ from config.pagination import paginated_response
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
-from marketplace.models import Agent, AgentVersion, CheckResult, Domain
+from marketplace.models import Agent, AgentVersion, CheckResult, Deployment, Domain
 from marketplace.selectors.agents import (
     agent_get,
     agent_list_public,
@@ -377,7 +377,7 @@ class VersionImportApi(APIView):
     class InputSerializer(serializers.Serializer[Any]):
         card = serializers.JSONField()
         deployment = serializers.ChoiceField(
-            choices=["cloud", "on_device", "private", "hybrid"], default="cloud"
+            choices=Deployment.choices, default=Deployment.CLOUD
         )
 
     @extend_schema(request=InputSerializer, responses={201: VersionOutputSerializer})

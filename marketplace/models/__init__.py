@@ -3,6 +3,7 @@ from .agents import Agent as Agent
 from .agents import AgentEvent as AgentEvent
 from .agents import AgentVersion as AgentVersion
 from .agents import CheckResult as CheckResult
+from .agents import Deployment as Deployment
 from .agents import Domain as Domain
 from .agents import ProhibitedClaim as ProhibitedClaim
 from .agents import ReviewDecision as ReviewDecision

@@ -15,6 +15,15 @@ semver_validator = RegexValidator(
 )
 
 
+class Deployment(models.TextChoices):
+    """How an agent is deployed, as its capability declaration says."""
+
+    CLOUD = "cloud", _("Cloud service")
+    ON_DEVICE = "on_device", _("On device")
+    PRIVATE = "private", _("Private deployment")
+    HYBRID = "hybrid", _("Hybrid")
+
+
 class Domain(models.Model):
     """A field of application, with the risk tier the operator gives it."""
 

@@ -36,6 +36,6 @@ def domain_name(domain: object, language: str) -> str:
 
 @register.filter
 def deployment_label(code: str) -> str:
-    from marketplace.forms import DEPLOYMENT_CHOICES
+    from marketplace.models import Deployment
 
-    return str(dict(DEPLOYMENT_CHOICES).get(code, code))
+    return str(dict(Deployment.choices).get(code, code))

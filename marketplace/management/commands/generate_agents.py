@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from marketplace.declarations import digest
 from marketplace.domains import ensure_standard_domains
-from marketplace.models import Agent, AgentVersion, Domain, Organization
+from marketplace.models import Agent, AgentVersion, Deployment, Domain, Organization
 from marketplace.services.agents import normalise_text
 
 WORDS_EN = [
@@ -110,7 +110,7 @@ ROLES = [
     ("教练", "coach"),
 ]
 PROTOCOLS = ["a2a", "mcp", "aip", "openapi", "anp"]
-DEPLOYMENTS = ["cloud", "on_device", "private", "hybrid"]
+DEPLOYMENTS = Deployment.values
 
 
 class Command(BaseCommand):
