@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -16,12 +15,9 @@ from config.keys import (
     sign_compact_jws,
     verify_compact_jws,
 )
+from config.site import absolute_url
 from marketplace.exceptions import InvalidAgentCard
 from marketplace.models import AgentVersion
-
-
-def _absolute(path: str) -> str:
-    return f"{settings.SITE_SCHEME}://{settings.SITE_HOST}{path}"
 
 
 def _without_empty(value: Any) -> Any:
@@ -59,7 +55,9 @@ def agent_card(version: AgentVersion) -> dict[str, Any]:
         "provider": {
             "organization": agent.publisher.name,
             "url": agent.publisher.website
-            or _absolute(reverse("organization-detail", args=[agent.publisher.slug])),
+            or absolute_url(
+                reverse("organization-detail", args=[agent.publisher.slug])
+            ),
         },
         "documentationUrl": agent.homepage,
         "capabilities": {},

@@ -3,15 +3,11 @@ lookup record of an agent."""
 
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
 
 from config.keys import public_jwk
+from config.site import absolute_url
 from marketplace.models import Agent
-
-
-def _absolute(path: str) -> str:
-    return f"{settings.SITE_SCHEME}://{settings.SITE_HOST}{path}"
 
 
 def did_document(agent: Agent) -> dict[str, Any]:
@@ -25,7 +21,7 @@ def did_document(agent: Agent) -> dict[str, Any]:
             "https://w3id.org/security/suites/jws-2020/v1",
         ],
         "id": did,
-        "alsoKnownAs": [_absolute(page)],
+        "alsoKnownAs": [absolute_url(page)],
         # The registry vouches for the listing: its key signs the agent's cards.
         "verificationMethod": [
             {
@@ -40,7 +36,7 @@ def did_document(agent: Agent) -> dict[str, Any]:
             {
                 "id": f"{did}#agent-card",
                 "type": "A2AAgentCard",
-                "serviceEndpoint": _absolute(card),
+                "serviceEndpoint": absolute_url(card),
             }
         ],
     }
@@ -60,7 +56,9 @@ def lookup_record(agent: Agent) -> dict[str, Any]:
             "name": publisher.name,
             "slug": publisher.slug,
             "website": publisher.website,
-            "profile": _absolute(reverse("organization-detail", args=[publisher.slug])),
+            "profile": absolute_url(
+                reverse("organization-detail", args=[publisher.slug])
+            ),
             "credit_grade": None,
         },
         "domain": {"code": agent.domain.code, "risk_tier": agent.domain.risk_tier},

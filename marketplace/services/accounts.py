@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from config.site import absolute_url
 from marketplace.exceptions import ApplicationError
 from marketplace.models import User
 from marketplace.services.common import insert_unique
@@ -97,7 +98,7 @@ def email_verification_send(*, user_id: int) -> bool:
     )
     context = {
         "user": user,
-        "url": f"{settings.SITE_SCHEME}://{settings.SITE_HOST}{path}",
+        "url": absolute_url(path),
         "site_name": settings.SITE_NAME,
         "days": EMAIL_VERIFICATION_MAX_AGE.days,
     }

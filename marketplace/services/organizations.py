@@ -24,6 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from config.keys import b64url, b64url_decode, okp_thumbprint
+from config.site import absolute_url
 from marketplace.exceptions import (
     ApplicationError,
     Conflict,
@@ -286,13 +287,11 @@ def invitation_send(*, invitation_id: int) -> bool:
     )
     if invitation is None:
         return False  # gone, closed, lapsed or sent already: nothing to do
-    url = "{}://{}{}".format(
-        settings.SITE_SCHEME,
-        settings.SITE_HOST,
+    url = absolute_url(
         reverse(
             "invitation-accept",
             kwargs={"token": invitation_token(invitation=invitation)},
-        ),
+        )
     )
     recipient = User.objects.filter(email__iexact=invitation.email).first()
     language = (
