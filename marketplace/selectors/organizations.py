@@ -41,6 +41,15 @@ def membership_get(
     return Membership.objects.filter(user=user, organization=organization).first()
 
 
+def membership_role(*, user: User, organization: Organization) -> str | None:
+    """The user's role in the organisation, or None for a non-member."""
+    return (
+        Membership.objects.filter(user=user, organization=organization)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
     """The organisations a user belongs to, with the user's role in each."""
     return (

@@ -30,6 +30,7 @@ from marketplace.models import (
     PublisherKey,
     User,
 )
+from marketplace.selectors.organizations import membership_role
 from marketplace.services.common import insert_unique
 
 Role = Membership.Role
@@ -50,21 +51,13 @@ AGENT_FIELDS = (
 )
 
 
-def publisher_role(*, user: User, organization: Organization) -> str | None:
-    return (
-        Membership.objects.filter(user=user, organization=organization)
-        .values_list("role", flat=True)
-        .first()
-    )
-
-
 def ensure_editor(*, actor: User, agent_or_publisher: Agent | Organization) -> None:
     publisher = (
         agent_or_publisher.publisher
         if isinstance(agent_or_publisher, Agent)
         else agent_or_publisher
     )
-    if publisher_role(user=actor, organization=publisher) not in EDITOR_ROLES:
+    if membership_role(user=actor, organization=publisher) not in EDITOR_ROLES:
         raise PermissionDenied(
             _("Only members of %(publisher)s can change its agents.")
             % {"publisher": publisher.name}

@@ -42,7 +42,7 @@ from marketplace.models import (
     User,
 )
 from marketplace.registration import normalise_uscc, uscc_valid
-from marketplace.selectors.organizations import MANAGER_ROLES
+from marketplace.selectors.organizations import MANAGER_ROLES, membership_role
 from marketplace.services.common import insert_unique
 
 Role = Membership.Role
@@ -76,14 +76,6 @@ def _event(
 ) -> None:
     OrganizationEvent.objects.create(
         organization=organization, actor=actor, action=action, payload=payload
-    )
-
-
-def _role_of(*, user: User, organization: Organization) -> str | None:
-    return (
-        Membership.objects.filter(user=user, organization=organization)
-        .values_list("role", flat=True)
-        .first()
     )
 
 
@@ -165,7 +157,7 @@ def organization_update(
     by the platform's staff (``as_staff``, from the admin)."""
     if (
         not (as_staff and actor.is_staff)
-        and _role_of(user=actor, organization=organization) not in MANAGER_ROLES
+        and membership_role(user=actor, organization=organization) not in MANAGER_ROLES
     ):
         raise PermissionDenied(
             _("Only owners and administrators can change the organisation.")
@@ -206,7 +198,7 @@ def invitation_create(
     role: str,
 ) -> Invitation:
     organization = _lock(organization)
-    actor_role = _role_of(user=actor, organization=organization)
+    actor_role = membership_role(user=actor, organization=organization)
     if actor_role not in MANAGER_ROLES:
         raise PermissionDenied(_("Only owners and administrators can invite members."))
     _check_role(organization=organization, role=role)
@@ -328,7 +320,7 @@ def invitation_revoke(
     staff_override = as_staff and actor.is_staff
     if (
         not staff_override
-        and _role_of(user=actor, organization=organization) not in MANAGER_ROLES
+        and membership_role(user=actor, organization=organization) not in MANAGER_ROLES
     ):
         raise PermissionDenied(
             _("Only owners and administrators can revoke invitations.")
@@ -437,7 +429,7 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
     membership = _current(membership)
     leaving = membership.user_id == actor.pk
     if not leaving:
-        actor_role = _role_of(user=actor, organization=organization)
+        actor_role = membership_role(user=actor, organization=organization)
         if actor_role not in MANAGER_ROLES:
             raise PermissionDenied(
                 _("Only owners and administrators can remove members.")
@@ -467,7 +459,7 @@ def membership_change_role(
 ) -> Membership:
     organization = _lock(membership.organization)
     membership = _current(membership)
-    if _role_of(user=actor, organization=organization) != Role.OWNER:
+    if membership_role(user=actor, organization=organization) != Role.OWNER:
         raise PermissionDenied(_("Only owners can change roles."))
     _check_role(organization=organization, role=role)
     if membership.role == role:
@@ -517,7 +509,7 @@ def publisher_key_add(
     *, actor: User, organization: Organization, public_key: str, label: str = ""
 ) -> PublisherKey:
     """Register an Ed25519 public key (32 bytes, base64url, as a JWK's ``x``)."""
-    if _role_of(user=actor, organization=organization) not in MANAGER_ROLES:
+    if membership_role(user=actor, organization=organization) not in MANAGER_ROLES:
         raise PermissionDenied(_("Only owners and administrators manage keys."))
     try:
         raw = b64url_decode(public_key.strip())
@@ -543,7 +535,7 @@ def publisher_key_add(
 
 @transaction.atomic
 def publisher_key_revoke(*, actor: User, key: PublisherKey) -> PublisherKey:
-    if _role_of(user=actor, organization=key.organization) not in MANAGER_ROLES:
+    if membership_role(user=actor, organization=key.organization) not in MANAGER_ROLES:
         raise PermissionDenied(_("Only owners and administrators manage keys."))
     revoked = PublisherKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
@@ -568,7 +560,7 @@ def organization_set_registration(
     the 18-character unified social credit code, checked by its check digit. A
     change withdraws the operator's verification until it is checked again."""
     organization = _lock(organization)
-    if _role_of(user=actor, organization=organization) not in MANAGER_ROLES:
+    if membership_role(user=actor, organization=organization) not in MANAGER_ROLES:
         raise PermissionDenied(
             _("Only owners and administrators can change the organisation.")
         )

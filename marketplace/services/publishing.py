@@ -30,11 +30,8 @@ from marketplace.models import (
     ReviewDecision,
     User,
 )
-from marketplace.services.agents import (
-    agent_refresh_listing,
-    ensure_editor,
-    publisher_role,
-)
+from marketplace.selectors.organizations import membership_role
+from marketplace.services.agents import agent_refresh_listing, ensure_editor
 
 State = AgentVersion.State
 Role = Membership.Role
@@ -301,7 +298,7 @@ def version_review(
     version = AgentVersion.objects.select_related("agent__publisher").get(pk=version.pk)
     if not is_reviewer(actor):
         raise PermissionDenied(_("Only the operator's reviewers review listings."))
-    if publisher_role(user=actor, organization=version.agent.publisher) is not None:
+    if membership_role(user=actor, organization=version.agent.publisher) is not None:
         raise PermissionDenied(
             _("You belong to %(publisher)s, so you cannot review its agents.")
             % {"publisher": version.agent.publisher.name},
@@ -337,7 +334,7 @@ def version_yank(*, actor: User, version: AgentVersion, reason: str) -> AgentVer
     """Withdraw a published version: it stays readable by its exact number but is no
     longer offered."""
     version = AgentVersion.objects.select_related("agent__publisher").get(pk=version.pk)
-    if publisher_role(user=actor, organization=version.agent.publisher) not in (
+    if membership_role(user=actor, organization=version.agent.publisher) not in (
         Role.OWNER,
         Role.ADMIN,
     ):
@@ -389,7 +386,7 @@ def agent_set_status(
         )
     operator = is_operator(actor)
     if not operator:
-        if publisher_role(user=actor, organization=agent.publisher) not in (
+        if membership_role(user=actor, organization=agent.publisher) not in (
             Role.OWNER,
             Role.ADMIN,
         ):
