@@ -21,6 +21,7 @@ from marketplace.selectors.agents import (
     can_see_drafts,
     domain_list,
     review_queue,
+    version_checks,
     version_get,
     version_list,
 )
@@ -306,7 +307,7 @@ class VersionChecksApi(APIView):
         return Response(
             [
                 CheckOutputSerializer(result).data
-                for result in publishing.latest_check_results(version=found)
+                for result in version_checks(version=found)
             ]
         )
 

@@ -175,6 +175,11 @@ def review_queue(*, actor: User) -> QuerySet[AgentVersion]:
     )
 
 
+def version_checks(*, version: AgentVersion) -> list[CheckResult]:
+    """The check results of the version's latest run."""
+    return latest_checks_by_version(versions=[version])[version.pk]
+
+
 def latest_checks_by_version(
     *, versions: list[AgentVersion]
 ) -> dict[int, list[CheckResult]]:

@@ -12,7 +12,6 @@ workers or two reviewers cannot both move the same version, and an event row.
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -344,13 +343,6 @@ def version_yank(*, actor: User, version: AgentVersion, reason: str) -> AgentVer
     return version_transition(
         version=version, to=State.YANKED, actor=actor, action="yanked", reason=reason
     )
-
-
-def latest_check_results(*, version: AgentVersion) -> list[CheckResult]:
-    last_run = version.checks.aggregate(last=Max("run"))["last"]
-    if last_run is None:
-        return []
-    return list(version.checks.filter(run=last_run).order_by("pk"))
 
 
 def is_operator(user: User) -> bool:

@@ -17,6 +17,7 @@ from marketplace.models import (
     Organization,
     ProhibitedClaim,
 )
+from marketplace.selectors.agents import version_checks
 from marketplace.services import agents as agent_services
 from marketplace.services import publishing
 from marketplace.tasks import version_run_checks as version_run_checks_task
@@ -143,7 +144,7 @@ def test_a_clean_submission_passes_every_check_and_goes_to_review(
         publishing.version_submit(actor=member.user, version=version)
     assert len(enqueued) == 1  # the checks run in the background
     assert version_run_checks_task(version_id=version.pk) == State.IN_REVIEW
-    results = publishing.latest_check_results(version=version)
+    results = version_checks(version=version)
     assert {r.name for r in results} == set(publishing.CHECKS)
     assert all(r.passed for r in results)
     # running the task again changes nothing
@@ -212,9 +213,7 @@ def test_each_failing_check_rejects_with_a_reason(
     version = _submit_and_check(version, member.user)
     assert version.state == State.REJECTED
     failed = {
-        r.name: r.reason_text
-        for r in publishing.latest_check_results(version=version)
-        if not r.passed
+        r.name: r.reason_text for r in version_checks(version=version) if not r.passed
     }
     assert list(failed) == [check]
     assert words in failed[check]
@@ -232,7 +231,7 @@ def test_a_rejected_version_is_resubmitted_once_the_listing_is_fixed() -> None:
     version = _submit_and_check(version, member.user)
     assert version.state == State.IN_REVIEW
     assert version.submissions == 2
-    assert all(r.passed for r in publishing.latest_check_results(version=version))
+    assert all(r.passed for r in version_checks(version=version))
 
 
 def test_a_submitted_version_cannot_be_edited() -> None:
