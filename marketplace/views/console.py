@@ -24,7 +24,7 @@ from marketplace.selectors.agents import (
 )
 from marketplace.services import agents as agent_services
 from marketplace.services import publishing
-from marketplace.views.errors import add_service_error
+from marketplace.views.errors import add_service_error, run_action
 
 AGENT_FIELDS = list(AgentForm.base_fields)
 
@@ -135,18 +135,12 @@ def version_submit(
     user = signed_in_user(request.user)
     found = _editable_agent(request, publisher, agent)
     target = get_object_or_404(AgentVersion, agent=found, version=version)
-    try:
-        publishing.version_submit(actor=user, version=target)
-    except DomainPermissionDenied:
-        raise
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
-            _("Version %(version)s was submitted; the automated checks run now.")
-            % {"version": version},
-        )
+    run_action(
+        request,
+        lambda: publishing.version_submit(actor=user, version=target),
+        _("Version %(version)s was submitted; the automated checks run now.")
+        % {"version": version},
+    )
     return redirect("console-agent", publisher=publisher, agent=agent)
 
 
@@ -158,18 +152,12 @@ def version_yank(
     user = signed_in_user(request.user)
     found = _editable_agent(request, publisher, agent)
     target = get_object_or_404(AgentVersion, agent=found, version=version)
-    try:
-        publishing.version_yank(
-            actor=user, version=target, reason=request.POST.get("reason", "")[:1000]
-        )
-    except DomainPermissionDenied:
-        raise
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request, _("Version %(version)s was yanked.") % {"version": version}
-        )
+    reason = request.POST.get("reason", "")[:1000]
+    run_action(
+        request,
+        lambda: publishing.version_yank(actor=user, version=target, reason=reason),
+        _("Version %(version)s was yanked.") % {"version": version},
+    )
     return redirect("console-agent", publisher=publisher, agent=agent)
 
 
@@ -201,22 +189,18 @@ def review_submit(request: HttpRequest, version_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose to approve or to reject."))
         return redirect("review-queue")
-    try:
-        publishing.version_review(actor=user, version=target, **form.cleaned_data)
-    except DomainPermissionDenied:
-        raise
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
-            _("%(agent)s %(version)s: %(verdict)s.")
-            % {
-                "agent": target.agent.name,
-                "version": target.version,
-                "verdict": pgettext("review outcome", "published")
-                if form.cleaned_data["verdict"] == "approve"
-                else pgettext("review outcome", "rejected"),
-            },
-        )
+    run_action(
+        request,
+        lambda: publishing.version_review(
+            actor=user, version=target, **form.cleaned_data
+        ),
+        _("%(agent)s %(version)s: %(verdict)s.")
+        % {
+            "agent": target.agent.name,
+            "version": target.version,
+            "verdict": pgettext("review outcome", "published")
+            if form.cleaned_data["verdict"] == "approve"
+            else pgettext("review outcome", "rejected"),
+        },
+    )
     return redirect("review-queue")

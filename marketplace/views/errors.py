@@ -1,7 +1,12 @@
+from collections.abc import Callable
+
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import HttpRequest
 
 from config.exceptions import ApplicationError
+from config.exceptions import PermissionDenied as DomainPermissionDenied
 
 
 def add_service_error(
@@ -30,3 +35,18 @@ def add_service_error(
                 )
     else:
         form.add_error(None, error)
+
+
+def run_action(
+    request: HttpRequest, action: Callable[[], object], success: str
+) -> None:
+    """Run a service for a button and report the outcome as a message; the caller
+    redirects back to its page. A denial stays a denial (403), not a message."""
+    try:
+        action()
+    except DomainPermissionDenied:
+        raise
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)

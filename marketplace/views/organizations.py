@@ -30,7 +30,7 @@ from marketplace.selectors.organizations import (
     organization_list,
 )
 from marketplace.services import organizations as services
-from marketplace.views.errors import add_service_error
+from marketplace.views.errors import add_service_error, run_action
 
 
 def _user(request: HttpRequest) -> User:
@@ -170,16 +170,8 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
 def _act(
     request: HttpRequest, slug: str, action: Callable[[], object], success: str
 ) -> HttpResponse:
-    """Run a service for a button on the settings page and come back to the page
-    with the outcome as a message. A denial stays a 403."""
-    try:
-        action()
-    except DomainPermissionDenied:
-        raise
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success)
+    """Run a service for a button on the settings page and come back to it."""
+    run_action(request, action, success)
     return redirect("organization-settings", slug=slug)
 
 
