@@ -2,7 +2,13 @@
 otherwise (``make test-services`` points them at PostgreSQL and Redis)."""
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, broker_transport_options
+from .base import VAR_DIR, broker_transport_options, env
+
+# Two test runs at once (in two checkouts' worth of terminals, say) each set their
+# own TEST_RUN_NAME, so that they share neither the SQLite test database nor the
+# file-system broker.
+_RUN = env.str("TEST_RUN_NAME", default="")
+_SUFFIX = f"-{_RUN}" if _RUN else ""
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
@@ -20,15 +26,15 @@ STORAGES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not ":memory:", so that a real worker process started by a test can
     # open the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db{_SUFFIX}.sqlite3")}  # noqa: F405
 
 # Tests that enqueue and a worker started by a test share this broker folder.
-CELERY_BROKER_DIR = VAR_DIR / "test-broker"
+CELERY_BROKER_DIR = VAR_DIR / f"test-broker{_SUFFIX}"
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(
     CELERY_BROKER_URL,  # noqa: F405
     CELERY_BROKER_DIR,
 )
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / f"test-celerybeat-schedule{_SUFFIX}")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 LIVENESS_ALLOW_PRIVATE = True  # the tests probe servers on 127.0.0.1
 LIVENESS_TIMEOUT = 2.0

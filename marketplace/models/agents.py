@@ -135,7 +135,22 @@ class Agent(models.Model):
     )
     protocols = models.CharField(_("protocols"), max_length=200, blank=True)
     deployment = models.CharField(_("deployment"), max_length=20, blank=True)
-    search_document = models.TextField(_("search text"), blank=True)
+    # What search reads (marketplace/search.py): words and CJK bigrams, each after
+    # a space. On PostgreSQL a generated column holds their weighted tsvector, with
+    # a GIN index (migration 0008).
+    search_name = models.TextField(_("search tokens of the name"), blank=True)
+    search_text = models.TextField(_("search tokens"), blank=True)
+    # The ACPs identity code (AIC) under the operator's registrar OID arc, given
+    # when the agent is first approved for publication, if an arc is configured.
+    aic = models.CharField(
+        _("ACPs identity code"), max_length=200, null=True, blank=True, unique=True
+    )
+    # Kept by the reviews and installs services, so that lists need no aggregate.
+    rating_count = models.PositiveIntegerField(_("ratings"), default=0)
+    rating_mean = models.FloatField(_("mean rating"), null=True, blank=True)
+    # The Bayesian average the store sorts by: few ratings count for little.
+    rating_score = models.FloatField(_("rating score"), default=0)
+    install_count = models.PositiveIntegerField(_("installs"), default=0)
     # The last liveness probe of the declared endpoint (a beat job).
     online = models.BooleanField(_("online"), null=True, blank=True)
     liveness_checked_at = models.DateTimeField(_("last probed"), null=True, blank=True)
@@ -159,6 +174,9 @@ class Agent(models.Model):
             models.Index(fields=["status", "published_at"]),
             # The store's default order; lets a page of the list stop after 20 rows.
             models.Index(fields=["name", "id"], name="agent_name_order"),
+            models.Index(fields=["-published_at", "-id"], name="agent_newest_order"),
+            models.Index(fields=["-rating_score", "id"], name="agent_rating_order"),
+            models.Index(fields=["-install_count", "id"], name="agent_installs_order"),
         ]
 
     def __str__(self) -> str:

@@ -57,6 +57,13 @@ class Organization(models.Model):
         related_name="+",
         verbose_name=_("verified by"),
     )
+    # The grade of the organisation's latest published credit rating, kept by the
+    # ratings app through marketplace's services; the rank orders grades (higher is
+    # better) so that search can ask for "at least A".
+    credit_grade = models.CharField(_("credit grade"), max_length=8, blank=True)
+    credit_grade_rank = models.PositiveSmallIntegerField(
+        _("credit grade rank"), null=True, blank=True
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

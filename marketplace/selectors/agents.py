@@ -14,7 +14,8 @@ from marketplace.models import (
     Membership,
     User,
 )
-from marketplace.services.agents import EDITOR_ROLES, normalise_text
+from marketplace.search import query_tokens
+from marketplace.services.agents import EDITOR_ROLES
 from marketplace.services.publishing import is_reviewer
 
 State = AgentVersion.State
@@ -70,9 +71,8 @@ def agent_search(
     fragment matches inside Chinese text) and the filters. Agents whose name holds
     the query come first when sorting by relevance."""
     agents = _listed()
-    words = normalise_text(q).split()[:8]
-    for word in words:
-        agents = agents.filter(search_document__contains=word)
+    for token in query_tokens(q):
+        agents = agents.filter(search_text__contains=f" {token}")
     if domain:
         agents = agents.filter(domain__code=domain)
     if risk_tier:

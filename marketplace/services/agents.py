@@ -8,7 +8,6 @@ Who may do what:
 - A version is editable only as a draft: once submitted it never changes.
 """
 
-import unicodedata
 from typing import Any, cast
 
 from django.db import transaction
@@ -30,6 +29,7 @@ from marketplace.models import (
     PublisherKey,
     User,
 )
+from marketplace.search import token_text
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.common import insert_unique
 
@@ -155,12 +155,6 @@ def agent_update(*, actor: User, agent: Agent, **fields: Any) -> Agent:
     return agent
 
 
-def normalise_text(text: str) -> str:
-    """The form search compares: Unicode-compatible (full-width letters become
-    ASCII), case-folded, with runs of white space as one space."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
 def agent_refresh_listing(*, agent: Agent) -> None:
     """Recompute what listing and search read from the latest published version."""
     latest = (
@@ -188,7 +182,8 @@ def agent_refresh_listing(*, agent: Agent) -> None:
         latest_version=latest,
         protocols="".join(f",{p}" for p in protocols) + ("," if protocols else ""),
         deployment=declaration.get("deployment", ""),
-        search_document=normalise_text(" ".join(parts)),
+        search_name=token_text([agent.name]),
+        search_text=token_text(parts),
         published_at=agent.published_at
         or (latest.published_at if latest is not None else None),
     )

@@ -13,7 +13,7 @@ from django.utils import timezone
 from marketplace.declarations import digest
 from marketplace.domains import ensure_standard_domains
 from marketplace.models import Agent, AgentVersion, Deployment, Domain, Organization
-from marketplace.services.agents import normalise_text
+from marketplace.search import token_text
 
 WORDS_EN = [
     "mail",
@@ -180,6 +180,7 @@ class Command(BaseCommand):
             other_zh, other_en = rng.choice(WORDS_ZH), rng.choice(WORDS_EN)
             summary = f"{zh}{other_zh}相关服务 Helps with {en} and {other_en}"
             domain = rng.choice(domains)
+            domain_names = (domain.name_en, domain.name_zh)
             skill = {
                 "id": "main",
                 "name": f"{zh} {en}",
@@ -211,9 +212,9 @@ class Command(BaseCommand):
                     filing_number="BENCH-1" if domain.requires_filing else "",
                     protocols="".join(f",{p}" for p in protocols) + ",",
                     deployment=deployment,
-                    search_document=normalise_text(
-                        f"{name} {summary} {en} {skill['name']} {domain.name_en} "
-                        f"{domain.name_zh}"
+                    search_name=token_text([name]),
+                    search_text=token_text(
+                        (name, summary, en, skill["name"], *domain_names)
                     ),
                     published_at=now,
                 )
