@@ -57,6 +57,19 @@ class Organization(models.Model):
         related_name="+",
         verbose_name=_("verified by"),
     )
+    # Control of a web domain, proved by a DNS TXT record or a file under
+    # /.well-known/ that holds the token (services/domain_control.py).
+    domain = models.CharField(_("domain"), max_length=253, blank=True)
+    domain_token = models.CharField(_("domain proof token"), max_length=64, blank=True)
+    domain_verified_at = models.DateTimeField(
+        _("domain verified"), null=True, blank=True
+    )
+    domain_checked_at = models.DateTimeField(
+        _("domain last checked"), null=True, blank=True
+    )
+    domain_check_error = models.CharField(
+        _("domain check result"), max_length=300, blank=True
+    )
     # The grade of the organisation's latest published credit rating, kept by the
     # ratings app through marketplace's services; the rank orders grades (higher is
     # better) so that search can ask for "at least A".
@@ -202,6 +215,9 @@ class OrganizationEvent(models.Model):
         KEY_REVOKED = "key_revoked", _("Signing key revoked")
         REGISTRATION_CHANGED = "registration_changed", _("Registration changed")
         VERIFIED = "verified", _("Verified")
+        DOMAIN_CLAIMED = "domain_claimed", _("Domain claimed")
+        DOMAIN_VERIFIED = "domain_verified", _("Domain verified")
+        DOMAIN_CHECK_FAILED = "domain_check_failed", _("Domain check failed")
 
     organization = models.ForeignKey(
         Organization,
