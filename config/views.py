@@ -18,9 +18,9 @@ logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    from marketplace.selectors.agents import agent_search
+    from marketplace.selectors.search import store_front
 
-    return render(request, "home.html", {"newest": agent_search(sort="newest")[:6]})
+    return render(request, "home.html", {"store": store_front()})
 
 
 def _check_database() -> None:

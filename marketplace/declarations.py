@@ -16,6 +16,18 @@ SCHEMA_PATH = (
 )
 
 
+# The interface protocols a declaration can name (the schema's enum), with the
+# names people know them by.
+PROTOCOL_CHOICES: list[tuple[str, str]] = [
+    ("a2a", "A2A"),
+    ("mcp", "MCP"),
+    ("aip", "AIP (ACPs)"),
+    ("openapi", "OpenAPI"),
+    ("anp", "ANP"),
+    ("other", "Other"),
+]
+
+
 class DeclarationError(TypedDict):
     path: str  # JSON Pointer-like dotted path, e.g. "skills.0.id"; "" for the root
     message: str

@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 from django import forms
@@ -6,10 +7,11 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
+from marketplace import credit, declarations
 from marketplace.models import (
     Agent,
     Deployment,
@@ -152,6 +154,27 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
 
 
+class DomainClaimForm(forms.Form):
+    """The domain to prove control of; the service normalises and checks it."""
+
+    domain = forms.CharField(
+        label=_("Web domain"),
+        max_length=300,
+        help_text=_("Your organisation's web domain, such as example.com."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+MIN_RATINGS = (4.5, 4.0, 3.5, 3.0)
+SORT_CHOICES = [
+    ("relevance", _("Relevance")),
+    ("rating", _("Rating")),
+    ("installs", _("Installs")),
+    ("newest", _("Newest")),
+    ("name", _("Name")),
+]
+
+
 class AgentSearchForm(forms.Form):
     """The store's search box and filters; values it does not know are ignored."""
 
@@ -167,11 +190,7 @@ class AgentSearchForm(forms.Form):
         required=False,
         choices=[
             ("", _("Any protocol")),
-            ("a2a", "A2A"),
-            ("mcp", "MCP"),
-            ("aip", "AIP (ACPs)"),
-            ("openapi", "OpenAPI"),
-            ("anp", "ANP"),
+            *declarations.PROTOCOL_CHOICES[:-1],
             ("other", _("Other")),
         ],
     )
@@ -180,16 +199,22 @@ class AgentSearchForm(forms.Form):
         required=False,
         choices=[("", _("Any deployment")), *Deployment.choices],
     )
+    min_rating = forms.TypedChoiceField(
+        label=_("Rating"),
+        required=False,
+        coerce=float,
+        empty_value=None,
+    )
+    min_grade = forms.ChoiceField(
+        label=_("Publisher's credit grade"),
+        required=False,
+    )
     verified = forms.BooleanField(label=_("Verified publishers only"), required=False)
     online = forms.BooleanField(label=_("Online now"), required=False)
     sort = forms.ChoiceField(
         label=_("Sort by"),
         required=False,
-        choices=[
-            ("relevance", _("Relevance")),
-            ("newest", _("Newest")),
-            ("name", _("Name")),
-        ],
+        choices=SORT_CHOICES,
     )
 
     def __init__(self, *args: Any, domains: list[Domain], **kwargs: Any) -> None:
@@ -198,6 +223,20 @@ class AgentSearchForm(forms.Form):
         self.fields["domain"].choices = [  # type: ignore[attr-defined]
             ("", _("All domains")),
             *((d.code, d.name_zh if use_chinese else d.name_en) for d in domains),
+        ]
+        self.fields["min_rating"].choices = [  # type: ignore[attr-defined]
+            ("", _("Any rating")),
+            *(
+                (str(stars), gettext("%(stars)s stars and up") % {"stars": stars})
+                for stars in MIN_RATINGS
+            ),
+        ]
+        self.fields["min_grade"].choices = [  # type: ignore[attr-defined]
+            ("", _("Any grade")),
+            *(
+                (grade, gettext("%(grade)s or better") % {"grade": grade})
+                for grade in credit.GRADES[:-1]
+            ),
         ]
 
 
@@ -302,4 +341,202 @@ class ReviewForm(forms.Form):
     )
     reasons = forms.CharField(
         label=_("Reasons"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class PublisherKeyForm(forms.Form):
+    """A publisher's Ed25519 public key: its 32 raw bytes in base64url, or a JWK
+    (``{"kty": "OKP", "crv": "Ed25519", "x": "…"}``), whose ``x`` is passed on."""
+
+    public_key = forms.CharField(
+        label=_("Public key"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "font-monospace"}),
+        help_text=_(
+            "The Ed25519 public key: its 32 bytes in base64url, or a JWK "
+            '(JSON with "kty": "OKP" and "crv": "Ed25519").'
+        ),
+    )
+    label = forms.CharField(
+        label=_("Label"),
+        max_length=100,
+        required=False,
+        help_text=_("A name to tell your keys apart, such as “CI 2026”."),
+    )
+
+    def clean_public_key(self) -> str:
+        text: str = self.cleaned_data["public_key"].strip()
+        if not text.startswith("{"):
+            return text
+        try:
+            jwk = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValidationError(
+                _("This looks like a JWK but is not valid JSON."), code="invalid"
+            ) from None
+        if not isinstance(jwk, dict):
+            raise ValidationError(_("A JWK is a JSON object."), code="invalid")
+        if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            raise ValidationError(
+                _('Only Ed25519 keys are accepted: "kty": "OKP", "crv": "Ed25519".'),
+                code="invalid",
+            )
+        if "d" in jwk:
+            # Never send a private key back to the browser in the re-shown form.
+            self.data = {**self.data, "public_key": ""}
+            raise ValidationError(
+                _(
+                    "This JWK holds a private key (“d”). Give only the public key "
+                    "and keep the private key secret."
+                ),
+                code="private_key",
+            )
+        x = jwk.get("x")
+        if not isinstance(x, str) or not x:
+            raise ValidationError(_("The JWK has no public key (“x”)."), code="invalid")
+        return x
+
+
+CARD_MAX_BYTES = 256 * 1024
+CARD_MAX_DEPTH = 32
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def _check_card_shape(card: object) -> None:
+    """Refuse cards nested deeper than CARD_MAX_DEPTH or holding NUL characters
+    (which databases refuse in JSON), without recursion."""
+    stack: list[tuple[object, int]] = [(card, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > CARD_MAX_DEPTH:
+            raise ValidationError(
+                _("The card is nested more than %(depth)d levels deep.")
+                % {"depth": CARD_MAX_DEPTH},
+                code="too_deep",
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    raise ValidationError(
+                        _("The card contains a NUL character."), code="nul"
+                    )
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and "\x00" in value:
+            raise ValidationError(_("The card contains a NUL character."), code="nul")
+
+
+def parse_card(raw: bytes) -> dict[str, Any]:
+    """An uploaded A2A Agent Card as a JSON object, or a ValidationError that says
+    what is wrong with it."""
+    if len(raw) > CARD_MAX_BYTES:
+        raise ValidationError(_("The card is larger than 256 KB."), code="too_large")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError(
+            _("The card is not UTF-8 text. Save it as UTF-8 JSON."), code="encoding"
+        ) from None
+    try:
+        card = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise ValidationError(
+            _(
+                "The card is not valid JSON: %(problem)s (line %(line)d, column "
+                "%(column)d)."
+            )
+            % {"problem": error.msg, "line": error.lineno, "column": error.colno},
+            code="json",
+        ) from None
+    except (ValueError, RecursionError):
+        raise ValidationError(_("The card is not valid JSON."), code="json") from None
+    if not isinstance(card, dict):
+        raise ValidationError(
+            _("An Agent Card is a JSON object ({…}), not a list or a single value."),
+            code="not_object",
+        )
+    _check_card_shape(card)
+    return card
+
+
+class CardImportForm(forms.Form):
+    """An A2A Agent Card to import as a new draft version: a file, or pasted text."""
+
+    card_file = forms.FileField(
+        label=_("Agent Card file"),
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "application/json,.json"}),
+        help_text=_("A JSON file of at most 256 KB."),
+    )
+    card_text = forms.CharField(
+        label=_("Or paste the Agent Card"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 14, "class": "font-monospace"}),
+        help_text=_("The card's JSON, if you do not upload a file."),
+    )
+    deployment = forms.ChoiceField(
+        label=_("Deployment"),
+        choices=Deployment.choices,
+        initial=Deployment.CLOUD,
+        help_text=_("How the agent runs; an Agent Card does not say."),
+    )
+
+    # The field the card came from, where problems with its content are shown.
+    source = "card_text"
+
+    def clean_card_file(self) -> dict[str, Any] | None:
+        upload = self.cleaned_data.get("card_file")
+        if not upload:
+            return None
+        if upload.size is not None and upload.size > CARD_MAX_BYTES:
+            raise ValidationError(
+                _("The file is larger than 256 KB."), code="too_large"
+            )
+        return parse_card(upload.read(CARD_MAX_BYTES + 1))
+
+    def clean_card_text(self) -> dict[str, Any] | None:
+        text: str = self.cleaned_data.get("card_text") or ""
+        if not text.strip():
+            return None
+        return parse_card(text.encode("utf-8", errors="surrogatepass"))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "card_file" in self.errors or "card_text" in self.errors:
+            return cleaned
+        from_file, from_text = cleaned.get("card_file"), cleaned.get("card_text")
+        if from_file is not None and from_text is not None:
+            raise ValidationError(
+                _("Upload a file or paste the card, not both."), code="both"
+            )
+        if from_file is None and from_text is None:
+            raise ValidationError(
+                _("Upload the Agent Card's file or paste its JSON."), code="missing"
+            )
+        self.source = "card_file" if from_file is not None else "card_text"
+        cleaned["card"] = from_file if from_file is not None else from_text
+        return cleaned
+
+
+class AgentLookupForm(forms.Form):
+    id = forms.CharField(
+        label=_("Identifier"),
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={
+                "class": "font-monospace",
+                "autocomplete": "off",
+                "spellcheck": "false",
+            }
+        ),
+        help_text=_(
+            "An agent's did:web identifier, such as "
+            "did:web:store.example:agents:wei-labs:trip-planner, or its ACPs "
+            "identity code, such as urn:oid:1.2.156.3088.1.1.34C2.478BDF.0.0JU4."
+        ),
     )

@@ -10,13 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import paginated_response
+from marketplace import credit, declarations
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
 from marketplace.models import Agent, AgentVersion, CheckResult, Deployment, Domain
+from marketplace.selectors import search
 from marketplace.selectors.agents import (
     agent_get,
-    agent_list_public,
     agent_visible,
     can_see_drafts,
     domain_list,
@@ -94,6 +95,17 @@ class AgentOutputSerializer(serializers.Serializer[Agent]):
     anti_addiction_measures = serializers.CharField()
     filing_number = serializers.CharField()
     status = serializers.CharField()
+    publisher_credit_grade = serializers.CharField(source="publisher.credit_grade")
+    protocols = serializers.ListField(
+        source="protocol_list", child=serializers.CharField()
+    )
+    deployment = serializers.CharField()
+    latest_version = serializers.CharField(
+        source="latest_version.version", allow_null=True, default=None
+    )
+    rating_count = serializers.IntegerField()
+    rating_mean = serializers.FloatField(allow_null=True)
+    install_count = serializers.IntegerField()
     online = serializers.BooleanField(allow_null=True)
     liveness_checked_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -126,15 +138,33 @@ class AgentFieldsSerializer(serializers.Serializer[Any]):
 
 
 class AgentCollectionApi(APIView):
-    """GET: the published agents, filtered by publisher or domain; POST: a new agent
-    of a publisher the caller is a member of."""
+    """GET: the published agents matching a search and filters, as the store's
+    search page finds them; POST: a new agent of a publisher the caller is a member
+    of."""
 
     def get_permissions(self) -> list[Any]:
         return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
 
     class FilterSerializer(serializers.Serializer[Any]):
+        q = serializers.CharField(required=False, max_length=200, allow_blank=True)
         publisher = serializers.SlugField(required=False)
         domain = serializers.SlugField(required=False)
+        risk_tier = serializers.ChoiceField(
+            choices=Domain.RiskTier.choices, required=False
+        )
+        protocol = serializers.ChoiceField(
+            choices=declarations.PROTOCOL_CHOICES, required=False
+        )
+        deployment = serializers.ChoiceField(choices=Deployment.choices, required=False)
+        verified = serializers.BooleanField(required=False)
+        online = serializers.BooleanField(required=False)
+        min_rating = serializers.FloatField(
+            required=False, min_value=1.0, max_value=5.0
+        )
+        min_grade = serializers.ChoiceField(choices=credit.GRADES, required=False)
+        sort = serializers.ChoiceField(
+            choices=list(search.SORTS), required=False, default="relevance"
+        )
 
     class InputSerializer(AgentFieldsSerializer):
         publisher = serializers.SlugField()
@@ -149,7 +179,7 @@ class AgentCollectionApi(APIView):
         return paginated_response(
             request=request,
             view=self,
-            queryset=agent_list_public(**filters.validated_data),
+            queryset=search.agent_search(**filters.validated_data),
             serializer_class=AgentOutputSerializer,
         )
 

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='organization',
             name='domain',
-            field=models.CharField(blank=True, max_length=253, verbose_name='domain'),
+            field=models.CharField(blank=True, max_length=253, verbose_name='web domain'),
         ),
         migrations.AddField(
             model_name='organization',

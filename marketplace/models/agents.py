@@ -177,6 +177,13 @@ class Agent(models.Model):
             models.Index(fields=["-published_at", "-id"], name="agent_newest_order"),
             models.Index(fields=["-rating_score", "id"], name="agent_rating_order"),
             models.Index(fields=["-install_count", "id"], name="agent_installs_order"),
+            # The store's facets without a query: an index-only scan of listed agents.
+            models.Index(
+                fields=["domain", "deployment"],
+                condition=models.Q(latest_version__isnull=False)
+                & ~models.Q(status="quarantined"),
+                name="agent_listed_facets",
+            ),
         ]
 
     def __str__(self) -> str:

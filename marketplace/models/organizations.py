@@ -9,8 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 # Slugs go into URLs and into agent identifiers (did:web:<host>:agents:<slug>:...),
 # so they are plain: lower-case letters, digits and single hyphens.
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){1,48}[a-z0-9]$"
 slug_validator = RegexValidator(
-    r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){1,48}[a-z0-9]$",
+    SLUG_PATTERN,
     _(
         "Use 3 to 50 lower-case letters, digits and hyphens, starting and ending "
         "with a letter or digit."
@@ -59,7 +60,7 @@ class Organization(models.Model):
     )
     # Control of a web domain, proved by a DNS TXT record or a file under
     # /.well-known/ that holds the token (services/domain_control.py).
-    domain = models.CharField(_("domain"), max_length=253, blank=True)
+    domain = models.CharField(_("web domain"), max_length=253, blank=True)
     domain_token = models.CharField(_("domain proof token"), max_length=64, blank=True)
     domain_verified_at = models.DateTimeField(
         _("domain verified"), null=True, blank=True

@@ -1,11 +1,13 @@
-from typing import Any
+import re
+from urllib.parse import unquote
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Case, Count, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from marketplace.exceptions import PermissionDenied
+from marketplace.exceptions import ApplicationError, NotFound, PermissionDenied
 from marketplace.models import (
     Agent,
     AgentVersion,
@@ -14,7 +16,8 @@ from marketplace.models import (
     Membership,
     User,
 )
-from marketplace.search import query_tokens
+from marketplace.models.organizations import SLUG_PATTERN
+from marketplace.selectors.search import listed_agents
 from marketplace.services.agents import EDITOR_ROLES
 from marketplace.services.publishing import is_reviewer
 
@@ -32,81 +35,12 @@ def agent_list_public(
     *, publisher: str | None = None, domain: str | None = None
 ) -> QuerySet[Agent]:
     """Agents with a published version, as anyone may see them."""
-    agents = _listed()
+    agents = listed_agents()
     if publisher:
         agents = agents.filter(publisher__slug=publisher)
     if domain:
         agents = agents.filter(domain__code=domain)
     return agents.order_by("name", "pk")
-
-
-def _listed() -> QuerySet[Agent]:
-    return (
-        Agent.objects.filter(latest_version__isnull=False)
-        .exclude(status=Agent.Status.QUARANTINED)
-        .select_related("publisher", "domain", "latest_version")
-    )
-
-
-SORTS = {
-    "relevance": ("relevance", "name", "pk"),
-    "newest": ("-published_at", "pk"),
-    "name": ("name", "pk"),
-}
-
-
-def agent_search(
-    *,
-    q: str = "",
-    domain: str = "",
-    risk_tier: str = "",
-    protocol: str = "",
-    deployment: str = "",
-    publisher: str = "",
-    verified: bool = False,
-    online: bool = False,
-    sort: str = "relevance",
-) -> QuerySet[Agent]:
-    """Published agents matching every word of ``q`` (in any language: a Chinese
-    fragment matches inside Chinese text) and the filters. Agents whose name holds
-    the query come first when sorting by relevance."""
-    agents = _listed()
-    for token in query_tokens(q):
-        agents = agents.filter(search_text__contains=f" {token}")
-    if domain:
-        agents = agents.filter(domain__code=domain)
-    if risk_tier:
-        agents = agents.filter(domain__risk_tier=risk_tier)
-    if protocol:
-        agents = agents.filter(protocols__contains=f",{protocol},")
-    if deployment:
-        agents = agents.filter(deployment=deployment)
-    if publisher:
-        agents = agents.filter(publisher__slug=publisher)
-    if verified:
-        agents = agents.filter(publisher__verified_at__isnull=False)
-    if online:
-        agents = agents.filter(online=True)
-    if sort == "relevance":
-        agents = agents.annotate(
-            relevance=Case(
-                When(name__icontains=q.strip(), then=Value(0)),
-                default=Value(1),
-            )
-            if q.strip()
-            else Value(0)
-        )
-    return agents.order_by(*SORTS.get(sort, SORTS["relevance"]))
-
-
-def domain_facets(*, agents: QuerySet[Agent]) -> list[dict[str, Any]]:
-    """How many of ``agents`` fall in each domain: one query."""
-    return list(
-        agents.order_by()
-        .values("domain__code", "domain__name_en", "domain__name_zh")
-        .annotate(count=Count("pk"))
-        .order_by("-count", "domain__code")
-    )
 
 
 def agent_list_for_editor(*, user: User) -> QuerySet[Agent]:
@@ -193,3 +127,64 @@ def latest_checks_by_version(
         if result.run == run:
             latest[result.version_id].append(result)
     return latest
+
+
+IDENTIFIER_MAX_LENGTH = 500
+_SLUG = re.compile(SLUG_PATTERN)
+
+
+def agent_get_by_identifier(*, identifier: str) -> Agent | None:
+    """The listed agent an identifier names: its did:web identifier
+    (``did:web:<host>:agents:<publisher>:<agent>``, a port in the host written
+    ``%3A``) or its ACPs identity code (a dotted OID, ``urn:oid:`` optional).
+
+    None when no listed agent has it: quarantined agents and agents never published
+    are not found. Text that is neither form raises ApplicationError (400); a did:web
+    identifier of another host raises NotFound, naming the reason."""
+    text = identifier.strip()
+    malformed = _(
+        "This is not an agent identifier. Give a did:web identifier "
+        "(did:web:<host>:agents:<publisher>:<agent>) or an ACPs identity code "
+        "(such as 1.2.156.3088.1.1.34C2.478BDF.0.0JU4, urn:oid: optional)."
+    )
+
+    def refuse() -> ApplicationError:
+        return ApplicationError(
+            malformed, code="malformed_identifier", details={"id": [malformed]}
+        )
+
+    if not text or len(text) > IDENTIFIER_MAX_LENGTH:
+        raise refuse()
+    if text.startswith("did:"):
+        parts = text.split(":")
+        if (
+            len(parts) != 6
+            or parts[1] != "web"
+            or not parts[2]
+            or parts[3] != "agents"
+            or not all(_SLUG.fullmatch(part) for part in parts[4:])
+        ):
+            raise refuse()
+        if unquote(parts[2]).lower() != settings.SITE_HOST.lower():
+            raise NotFound(
+                _("This identifier is not from this registry: it names %(host)s.")
+                % {"host": unquote(parts[2])},
+                code="not_from_this_registry",
+            )
+        return (
+            agent_list_public(publisher=parts[4])
+            .filter(slug=parts[5])
+            .order_by("pk")
+            .first()
+        )
+    # An AIC's first levels are the registrar's OID arc (digits); the levels the
+    # registry adds are base 36, written in upper case (marketplace/protocols/acps.py).
+    code = re.sub(r"^urn:oid:", "", text, flags=re.IGNORECASE).upper()
+    if not re.fullmatch(r"[0-2]\.[0-9]+(?:\.[0-9A-Z]+)*", code, flags=re.ASCII):
+        raise refuse()
+    return (
+        agent_list_public()
+        .filter(aic__in=[code, f"urn:oid:{code}"])
+        .order_by("pk")
+        .first()
+    )

@@ -1,33 +1,38 @@
 """The store's public pages: search and the agent page."""
 
-from django.core.paginator import Paginator
+from dataclasses import dataclass
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language, gettext
 
+from config.pagination import CappedPaginator
 from marketplace.forms import AgentSearchForm
-from marketplace.models import AgentVersion
+from marketplace.models import Agent, AgentVersion, Deployment, Domain
+from marketplace.protocols.mcp import mcp_protocol
 from marketplace.selectors.agents import (
     agent_get,
-    agent_search,
     agent_visible,
     can_see_drafts,
-    domain_facets,
     domain_list,
     version_list,
 )
+from marketplace.selectors.search import agent_search, search_facets
 
 PAGE_SIZE = 20
 
 
 def agent_search_page(request: HttpRequest) -> HttpResponse:
     form = AgentSearchForm(request.GET or None, domains=list(domain_list()))
-    filters = form.cleaned_data if form.is_valid() else {}
-    criteria = {key: value for key, value in filters.items() if value}
+    form.is_valid()  # a value the form does not know is dropped, the rest apply
+    criteria = {
+        key: value
+        for key, value in getattr(form, "cleaned_data", {}).items()
+        if value not in (None, "", False)
+    }
     agents = agent_search(**criteria)
-    facets = domain_facets(
-        agents=agent_search(**{k: v for k, v in criteria.items() if k != "domain"})
-    )
-    page = Paginator(agents, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(agents, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -36,11 +41,75 @@ def agent_search_page(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "facets": facets,
+            "facets": _facet_groups(request, search_facets(**criteria)),
             "criteria": criteria,
             "query": query.urlencode(),
         },
     )
+
+
+@dataclass(frozen=True)
+class FacetChoice:
+    label: str
+    count: int
+    href: str
+    active: bool
+
+
+def _facet_groups(
+    request: HttpRequest, facets: dict[str, list[dict[str, Any]]]
+) -> list[tuple[str, list[FacetChoice]]]:
+    """The facets as links: each sets its filter and keeps the others."""
+    chinese = get_language() == "zh-hans"
+
+    def link(field: str, value: str) -> str:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query[field] = value
+        return f"?{query.urlencode()}"
+
+    def choices(
+        field: str, rows: list[dict[str, Any]], key: str, labels: dict[str, str]
+    ) -> list[FacetChoice]:
+        current = request.GET.get(field, "")
+        return [
+            FacetChoice(
+                label=labels.get(row[key], row[key]),
+                count=row["count"],
+                href=link(field, row[key]),
+                active=row[key] == current,
+            )
+            for row in rows
+        ]
+
+    domains = {
+        row["domain__code"]: row["domain__name_zh" if chinese else "domain__name_en"]
+        for row in facets["domain"]
+    }
+    return [
+        (
+            gettext("Domains"),
+            choices("domain", facets["domain"], "domain__code", domains),
+        ),
+        (
+            gettext("Risk tier"),
+            choices(
+                "risk_tier",
+                facets["risk_tier"],
+                "domain__risk_tier",
+                {k: str(v) for k, v in Domain.RiskTier.choices},
+            ),
+        ),
+        (
+            gettext("Deployment"),
+            choices(
+                "deployment",
+                facets["deployment"],
+                "deployment",
+                {k: str(v) for k, v in Deployment.choices},
+            ),
+        ),
+    ]
 
 
 def agent_detail_page(request: HttpRequest, publisher: str, agent: str) -> HttpResponse:
@@ -49,6 +118,11 @@ def agent_detail_page(request: HttpRequest, publisher: str, agent: str) -> HttpR
         raise Http404
     versions = list(version_list(agent=found, user=request.user))
     current = found.latest_version or next(iter(versions), None)
+    # The documents other systems read describe the latest published version; a
+    # quarantined listing serves none of them.
+    exported = (
+        found.latest_version if found.status != Agent.Status.QUARANTINED else None
+    )
     return render(
         request,
         "marketplace/store/agent.html",
@@ -59,5 +133,7 @@ def agent_detail_page(request: HttpRequest, publisher: str, agent: str) -> HttpR
             "declaration": current.declaration if current else {},
             "can_edit": can_see_drafts(user=request.user, agent=found),
             "published": AgentVersion.State.PUBLISHED,
+            "exported": exported,
+            "speaks_mcp": exported is not None and mcp_protocol(exported) is not None,
         },
     )

@@ -183,6 +183,57 @@ def test_agent_list_query_count_is_constant(api: APIClient) -> None:
     assert counts == [2, 2]
 
 
+def test_the_list_searches_filters_and_sorts_like_the_store(api: APIClient) -> None:
+    # given
+    weather = AgentVersionFactory.create(
+        state=State.PUBLISHED, agent__name="天气预报助手"
+    ).agent
+    mail = AgentVersionFactory.create(
+        state=State.PUBLISHED,
+        agent__name="Mail helper",
+        declaration=declaration(protocols=[{"type": "mcp"}]),
+    ).agent
+    Agent.objects.filter(pk=weather.pk).update(rating_mean=4.8, rating_score=4.5)
+    Agent.objects.filter(pk=mail.pk).update(install_count=7)
+
+    def names(**query: Any) -> list[str]:
+        response = api.get("/api/v1/agents/", query)
+        assert response.status_code == 200, response.json()
+        return [row["name"] for row in response.json()["results"]]
+
+    # then
+    assert names(q="天气") == ["天气预报助手"]
+    assert names(q="HELPER") == ["Mail helper"]
+    assert names(protocol="mcp") == ["Mail helper"]
+    assert names(min_rating=4.5) == ["天气预报助手"]
+    assert names(sort="installs") == ["Mail helper", "天气预报助手"]
+    assert names(sort="rating") == ["天气预报助手", "Mail helper"]
+    row = api.get("/api/v1/agents/", {"q": "helper"}).json()["results"][0]
+    assert row["protocols"] == ["mcp"]
+    assert row["install_count"] == 7
+    assert row["latest_version"] == mail.latest_version.version  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"sort": "cheapest"},
+        {"min_rating": "9"},
+        {"min_rating": "lots"},
+        {"min_grade": "Z"},
+        {"protocol": "smtp"},
+        {"risk_tier": "extreme"},
+        {"q": "x" * 201},
+    ],
+)
+def test_bad_search_parameters_are_named_in_a_400(
+    api: APIClient, query: dict[str, str]
+) -> None:
+    response = api.get("/api/v1/agents/", query)
+    assert response.status_code == 400
+    assert set(_error(response)["details"]) == set(query)
+
+
 def test_bad_input_is_a_4xx(api: APIClient) -> None:
     member = MembershipFactory.create()
     api.force_authenticate(member.user)

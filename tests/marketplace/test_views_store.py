@@ -6,7 +6,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from marketplace.models import AgentVersion, Membership, Organization
+from marketplace.models import (
+    Agent,
+    AgentVersion,
+    Domain,
+    Membership,
+    Organization,
+)
 from tests.marketplace.factories import (
     AgentVersionFactory,
     DomainFactory,
@@ -59,11 +65,12 @@ def test_search_filters_by_domain_protocol_and_deployment(client: Client) -> Non
         "page"
     ]
     assert [a.pk for a in page] == [mcp.agent_id]
-    facets = client.get(search).context["facets"]
-    assert {f["domain__code"]: f["count"] for f in facets} == {
-        "finance": 1,
-        "office": 1,
-    }
+    facets = dict(client.get(search, {"domain": "finance"}).context["facets"])
+    # the domain facet ignores the domain chosen, so the other choices show
+    office = Domain.objects.get(code="office").name_en
+    assert {f.label: f.count for f in facets["Domains"]} == {"Finance": 1, office: 1}
+    assert [f.label for f in facets["Domains"] if f.active] == ["Finance"]
+    assert {f.label: f.count for f in facets["Deployment"]} == {"Cloud service": 1}
 
 
 def test_unpublished_and_quarantined_agents_stay_out_of_the_store(
@@ -191,3 +198,21 @@ def test_check_reasons_are_shown_in_the_readers_language() -> None:
         browser = Client(HTTP_ACCEPT_LANGUAGE=language)
         browser.force_login(member.user)
         assert expected in browser.get(url).content.decode()
+
+
+def test_the_agent_page_shows_the_publishers_standing(client: Client) -> None:
+    version = _published(name="Graded")
+    agent = version.agent
+    Agent.objects.filter(pk=agent.pk).update(
+        rating_count=12, rating_mean=4.25, install_count=340
+    )
+    publisher = agent.publisher
+    publisher.credit_grade = "BBB"
+    publisher.save()
+    html = client.get(
+        reverse("agent-detail", args=[publisher.slug, agent.slug])
+    ).content.decode()
+    assert "Credit grade BBB" in html
+    assert "12 ratings" in html
+    assert "340 installs" in html
+    assert reverse("publisher-detail", args=[publisher.slug]) in html

@@ -4,6 +4,7 @@ publishing services, and marks what it made with the publisher prefix "bench-"."
 
 import random
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -110,6 +111,9 @@ ROLES = [
     ("教练", "coach"),
 ]
 PROTOCOLS = ["a2a", "mcp", "aip", "openapi", "anp"]
+# The generated rating scores are Bayesian averages: PRIOR_WEIGHT imaginary ratings
+# of PRIOR_MEAN stand before the real ones.
+PRIOR_WEIGHT, PRIOR_MEAN = 10, 3.5
 DEPLOYMENTS = Deployment.values
 
 
@@ -147,6 +151,22 @@ class Command(BaseCommand):
                 f"in {time.monotonic() - started:.1f} s."
             )
         )
+
+    @staticmethod
+    def _ratings(rng: random.Random) -> dict[str, Any]:
+        """Believable summaries: most agents have few ratings, some have many."""
+        count = int(rng.paretovariate(1.2)) - 1
+        if count == 0:
+            return {"install_count": rng.randint(0, 50)}
+        mean = round(min(5.0, max(1.0, rng.gauss(4.0, 0.6))), 2)
+        return {
+            "rating_count": count,
+            "rating_mean": mean,
+            "rating_score": round(
+                (PRIOR_WEIGHT * PRIOR_MEAN + count * mean) / (PRIOR_WEIGHT + count), 3
+            ),
+            "install_count": count * rng.randint(3, 30),
+        }
 
     @transaction.atomic
     def _load(
@@ -214,9 +234,10 @@ class Command(BaseCommand):
                     deployment=deployment,
                     search_name=token_text([name]),
                     search_text=token_text(
-                        (name, summary, en, skill["name"], *domain_names)
+                        (name, summary, en, str(skill["name"]), *domain_names)
                     ),
-                    published_at=now,
+                    published_at=now - timedelta(minutes=rng.randint(0, 525_600)),
+                    **self._ratings(rng),
                 )
             )
         Agent.objects.bulk_create(agents, batch_size=1000)
