@@ -5,10 +5,12 @@ Everything that differs between machines comes from the environment (see the REA
 the services (database, broker, cache) from their conventional URL variables.
 """
 
+import re
 from pathlib import Path
 
 import django_stubs_ext
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 # Lets generic classes such as admin.ModelAdmin[Model] be subscripted at run time.
@@ -44,6 +46,59 @@ SITE_NAME = env.str("SITE_NAME", default="Agent Store")
 SITE_SIGNING_KEY = env.str("SITE_SIGNING_KEY", default="")
 SITE_SIGNING_KEY_FILE = env.str(
     "SITE_SIGNING_KEY_FILE", default=str(VAR_DIR / "site-signing-key")
+)
+
+
+# ACPs identity codes (AIC, ACPs-spec-AIC v02.02): the arc the operator holds as an
+# agent registration service provider, written as levels 1-6 of a code (the national
+# prefix, the AIC version and the registrar's index, e.g. 1.2.156.3088.1.1), and the
+# registrar's own salt of the code's check characters (hex, at least two bytes).
+# Empty: the site gives no codes. See marketplace/protocols/acps.py.
+_OID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+")
+
+
+def acps_registrar_oid(value: str) -> str:
+    """ACPS_REGISTRAR_OID: empty, or a dotted object identifier (X.660: the first
+    arc 0, 1 or 2; under 0 and 1 the second arc below 40)."""
+    value = value.strip()
+    if not value:
+        return ""
+    arcs = value.split(".")
+    if (
+        len(value) > 100
+        or not _OID.fullmatch(value)
+        or int(arcs[0]) > 2
+        or (int(arcs[0]) < 2 and int(arcs[1]) > 39)
+    ):
+        raise ImproperlyConfigured(
+            f"ACPS_REGISTRAR_OID={value!r} is not an object identifier: write "
+            "numbers separated by dots (such as 1.2.156.3088.1.1), at most 100 "
+            "characters, or leave it empty to give agents no ACPs identity codes."
+        )
+    return value
+
+
+def acps_aic_salt(value: str, *, registrar_oid: str) -> str:
+    """ACPS_AIC_SALT: required once ACPS_REGISTRAR_OID is set."""
+    value = value.strip().lower()
+    if not value and not registrar_oid:
+        return ""
+    try:
+        salt = bytes.fromhex(value)
+    except ValueError:
+        salt = b""
+    if len(salt) < 2:
+        raise ImproperlyConfigured(
+            "ACPS_AIC_SALT must be at least two bytes in hexadecimal (such as "
+            "python -c 'import secrets; print(secrets.token_hex(8))') whenever "
+            "ACPS_REGISTRAR_OID is set: it salts the check characters of the codes."
+        )
+    return value
+
+
+ACPS_REGISTRAR_OID = acps_registrar_oid(env.str("ACPS_REGISTRAR_OID", default=""))
+ACPS_AIC_SALT = acps_aic_salt(
+    env.str("ACPS_AIC_SALT", default=""), registrar_oid=ACPS_REGISTRAR_OID
 )
 
 INSTALLED_APPS = [
@@ -116,6 +171,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
         "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
     }
+    # Typo-tolerant name search (marketplace/selectors/search.py) matches a name when
+    # a stretch of it is this similar to the query: one wrong letter in a six-letter
+    # word scores 0.5, below pg_trgm's default of 0.6.
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["options"] = (
+        _options.get("options", "") + " -c pg_trgm.word_similarity_threshold=0.5"
+    ).strip()
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: WAL lets readers
     # go on while one writer writes, and IMMEDIATE transactions take the write lock
@@ -184,6 +246,17 @@ TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 LIVENESS_BATCH = env.int("LIVENESS_BATCH", default=200)
 LIVENESS_TIMEOUT = env.float("LIVENESS_TIMEOUT", default=5.0)
 LIVENESS_ALLOW_PRIVATE = env.bool("LIVENESS_ALLOW_PRIVATE", default=False)
+
+# Domain control checks (services/domain_control.py): the DNS servers to ask ("ip" or
+# "ip:port"; none means the system's resolver), how long to wait, and whether a
+# domain that points to a private or loopback address may be fetched (never in
+# production, for the same reason as the liveness probe). The file is fetched over
+# https on the standard port; only the test settings change the two values below.
+DOMAIN_CHECK_NAMESERVERS = env.list("DOMAIN_CHECK_NAMESERVERS", default=[])
+DOMAIN_CHECK_TIMEOUT = env.float("DOMAIN_CHECK_TIMEOUT", default=5.0)
+DOMAIN_CHECK_ALLOW_PRIVATE = env.bool("DOMAIN_CHECK_ALLOW_PRIVATE", default=False)
+DOMAIN_CHECK_HTTP_SCHEME = "https"
+DOMAIN_CHECK_HTTP_PORT: int | None = None
 
 # Pending invitations to join an organisation lapse after this many days.
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=14)

@@ -21,7 +21,11 @@ def did_document(agent: Agent) -> dict[str, Any]:
             "https://w3id.org/security/suites/jws-2020/v1",
         ],
         "id": did,
-        "alsoKnownAs": [absolute_url(page)],
+        # The ACPs identity code, when the site gave one, as a urn:oid: name. Its
+        # levels may hold base-36 letters (see protocols/acps.py), which a strict
+        # RFC 3061 reader of OID URNs would not take.
+        "alsoKnownAs": [absolute_url(page)]
+        + ([f"urn:oid:{agent.aic}"] if agent.aic else []),
         # The registry vouches for the listing: its key signs the agent's cards.
         "verificationMethod": [
             {
@@ -56,13 +60,14 @@ def lookup_record(agent: Agent) -> dict[str, Any]:
             "name": publisher.name,
             "slug": publisher.slug,
             "website": publisher.website,
-            "profile": absolute_url(
-                reverse("organization-detail", args=[publisher.slug])
-            ),
-            "credit_grade": None,
+            "profile": absolute_url(reverse("publisher-detail", args=[publisher.slug])),
+            "verified": publisher.is_verified,
+            "domain": publisher.domain if publisher.domain_verified_at else None,
+            "credit_grade": publisher.credit_grade or None,
         },
         "domain": {"code": agent.domain.code, "risk_tier": agent.domain.risk_tier},
         "filing_number": agent.filing_number,
+        "aic": agent.aic,
         "latest_version": version.version if version else None,
         "deployment": declaration.get("deployment"),
         "protocols": declaration.get("protocols", []),

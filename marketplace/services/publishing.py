@@ -31,6 +31,7 @@ from marketplace.models import (
 )
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.agents import agent_refresh_listing, ensure_editor
+from marketplace.services.aic import agent_assign_aic
 
 State = AgentVersion.State
 Role = Membership.Role
@@ -325,6 +326,10 @@ def version_review(
     ReviewDecision.objects.create(
         version=version, reviewer=actor, verdict=verdict, reasons=reasons
     )
+    if to == State.PUBLISHED:
+        # The first approval gives the agent its ACPs identity code, if the operator
+        # holds an arc; later approvals leave the code as it is.
+        agent_assign_aic(agent=version.agent, actor=actor)
     return version
 
 

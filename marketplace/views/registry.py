@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET
 from config import keys
 from marketplace import declarations
 from marketplace.models import Agent, AgentVersion
-from marketplace.protocols import a2a, did
+from marketplace.protocols import a2a, acps, anp, did, mcp
 from marketplace.selectors.agents import agent_get
 
 
@@ -64,10 +64,9 @@ def agent_card(request: HttpRequest, publisher: str, agent: str) -> JsonResponse
     return _public_json(a2a.signed_agent_card(latest))
 
 
-@require_GET
-def version_agent_card(
-    request: HttpRequest, publisher: str, agent: str, version: str
-) -> JsonResponse:
+def _public_version(publisher: str, agent: str, version: str) -> AgentVersion:
+    """A published or yanked version of a listed agent, never a draft or a version
+    under review or rejected."""
     found = _listed_agent(publisher, agent)
     target = found.versions.filter(
         version=version,
@@ -75,4 +74,47 @@ def version_agent_card(
     ).first()
     if target is None:
         raise Http404
-    return _public_json(a2a.signed_agent_card(target))
+    target.agent = found
+    return target
+
+
+@require_GET
+def version_agent_card(
+    request: HttpRequest, publisher: str, agent: str, version: str
+) -> JsonResponse:
+    return _public_json(
+        a2a.signed_agent_card(_public_version(publisher, agent, version))
+    )
+
+
+@require_GET
+def version_server_json(
+    request: HttpRequest, publisher: str, agent: str, version: str
+) -> JsonResponse:
+    """The MCP registry's server.json, for versions that declare MCP."""
+    target = _public_version(publisher, agent, version)
+    if mcp.mcp_protocol(target) is None:
+        raise Http404
+    return _public_json(mcp.server_json(target))
+
+
+@require_GET
+def version_agent_description(
+    request: HttpRequest, publisher: str, agent: str, version: str
+) -> JsonResponse:
+    """The ANP agent description."""
+    return _public_json(
+        anp.agent_description(_public_version(publisher, agent, version))
+    )
+
+
+@require_GET
+def version_acs(
+    request: HttpRequest, publisher: str, agent: str, version: str
+) -> JsonResponse:
+    """The ACPs capability specification, for agents that hold an ACPs identity
+    code (the site gives them only when the operator holds an arc)."""
+    target = _public_version(publisher, agent, version)
+    if not target.agent.aic:
+        raise Http404
+    return _public_json(acps.capability_spec(target))
