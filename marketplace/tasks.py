@@ -65,3 +65,34 @@ def liveness_sweep(**kwargs: Any) -> int:
     from marketplace.services.liveness import liveness_sweep
 
     return liveness_sweep()
+
+
+@shared_task(
+    bind=True,
+    name="marketplace.organization_check_domain",
+    soft_time_limit=60,
+    time_limit=90,
+    max_retries=3,
+)
+def organization_check_domain(
+    self: Task[Any, Any],
+    /,
+    *,
+    organization_id: int,
+    requested_by_id: int | None = None,
+    **kwargs: Any,
+) -> bool | None:
+    """Check an organisation's domain claim. A transient outcome (a timeout, a
+    failing name server) is recorded and tried again later, up to three times."""
+    from marketplace.services.domain_control import organization_check_domain
+
+    result = organization_check_domain(
+        organization_id=organization_id, requested_by_id=requested_by_id
+    )
+    if result is None:
+        return None
+    retries_left = (self.max_retries or 0) - self.request.retries
+    retry = not self.request.called_directly and retries_left > 0
+    if result.transient and retry:
+        raise self.retry(countdown=30 * 2**self.request.retries)
+    return result.verified

@@ -38,3 +38,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / f"test-celerybeat-schedule{_SUFFIX
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 LIVENESS_ALLOW_PRIVATE = True  # the tests probe servers on 127.0.0.1
 LIVENESS_TIMEOUT = 2.0
+# Domain checks fetch the proof file over plain http from a test server on 127.0.0.1
+# (whose port a test sets in DOMAIN_CHECK_HTTP_PORT) and ask a test DNS server.
+DOMAIN_CHECK_ALLOW_PRIVATE = True
+DOMAIN_CHECK_HTTP_SCHEME = "http"
+DOMAIN_CHECK_TIMEOUT = 2.0

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,11 +14,14 @@ from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
 from marketplace.models import Invitation, Membership, Organization, PublisherKey, User
 from marketplace.selectors.organizations import (
+    MANAGER_ROLES,
     invitation_list_pending,
     membership_list,
+    membership_role,
     organization_get,
     organization_list,
 )
+from marketplace.services import domain_control
 from marketplace.services import organizations as services
 
 
@@ -40,7 +43,57 @@ class OrganizationOutputSerializer(serializers.Serializer[Organization]):
     kind = serializers.ChoiceField(choices=Organization.Kind.choices)
     description = serializers.CharField()
     website = serializers.URLField()
+    domain = serializers.SerializerMethodField(
+        help_text="The web domain the organisation proved it controls, if any."
+    )
+    domain_verified_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+
+    def get_domain(self, organization: Organization) -> str | None:
+        return organization.domain if organization.domain_verified_at else None
+
+
+class DomainInstructionsSerializer(
+    serializers.Serializer[domain_control.DomainInstructions]
+):
+    txt_name = serializers.CharField()
+    txt_value = serializers.CharField()
+    file_url = serializers.URLField()
+    file_content = serializers.CharField()
+
+
+class DomainClaimOutputSerializer(serializers.Serializer[Organization]):
+    """An organisation's domain claim, its token and what to publish: for its
+    owners and administrators."""
+
+    domain = serializers.CharField()
+    token = serializers.CharField(source="domain_token")
+    verified_at = serializers.DateTimeField(
+        source="domain_verified_at", allow_null=True
+    )
+    checked_at = serializers.DateTimeField(source="domain_checked_at", allow_null=True)
+    check_errors = serializers.SerializerMethodField(
+        help_text="Why the last check failed, as stable codes."
+    )
+    check_reasons = serializers.SerializerMethodField(
+        help_text="Why the last check failed, in the request's language."
+    )
+    instructions = serializers.SerializerMethodField(
+        help_text="The TXT record or the file to publish, either one."
+    )
+
+    def get_check_errors(self, organization: Organization) -> list[str]:
+        return organization.domain_check_error.split()
+
+    def get_check_reasons(self, organization: Organization) -> list[str]:
+        return domain_control.domain_check_reasons(organization=organization)
+
+    @extend_schema_field(DomainInstructionsSerializer(allow_null=True))
+    def get_instructions(self, organization: Organization) -> dict[str, Any] | None:
+        instructions = domain_control.domain_instructions(organization=organization)
+        if instructions is None:
+            return None
+        return dict(DomainInstructionsSerializer(instructions).data)
 
 
 # Where two operations share one URL (GET lists, POST creates), they share one
@@ -98,11 +151,30 @@ class OrganizationCollectionApi(APIView):
 
 
 class OrganizationDetailApi(APIView):
+    """An organisation's public details; its owners and administrators also get
+    the domain claim with its token."""
+
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=OrganizationOutputSerializer)
+    class OutputSerializer(OrganizationOutputSerializer):
+        domain_claim = DomainClaimOutputSerializer(
+            source="*",
+            required=False,
+            help_text="Only for the organisation's owners and administrators.",
+        )
+
+    @extend_schema(responses=OutputSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        return Response(OrganizationOutputSerializer(_organization(slug)).data)
+        organization = _organization(slug)
+        manager = (
+            isinstance(request.user, User)
+            and membership_role(user=request.user, organization=organization)
+            in MANAGER_ROLES
+        )
+        serializer_class = (
+            self.OutputSerializer if manager else OrganizationOutputSerializer
+        )
+        return Response(serializer_class(organization).data)
 
 
 class MembershipOutputSerializer(serializers.Serializer[Membership]):
@@ -320,3 +392,44 @@ class OrganizationVerifyApi(APIView):
             actor=_user(request), organization=_organization(slug)
         )
         return Response(OrganizationOutputSerializer(organization).data)
+
+
+class OrganizationDomainApi(APIView):
+    """Claim a web domain (owners and administrators): the answer says what to
+    publish to prove control of it."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        domain = serializers.CharField(max_length=300)
+
+    @extend_schema(request=InputSerializer, responses=DomainClaimOutputSerializer)
+    def put(self, request: Request, slug: str) -> Response:
+        organization = _organization(slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        organization = domain_control.organization_claim_domain(
+            actor=_user(request),
+            organization=organization,
+            domain=data.validated_data["domain"],
+        )
+        return Response(DomainClaimOutputSerializer(organization).data)
+
+
+class OrganizationDomainCheckApi(APIView):
+    """Ask for the claimed domain to be checked; the check runs in the background
+    and its outcome shows in the organisation's domain claim."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: DomainClaimOutputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        organization = _organization(slug)
+        domain_control.organization_request_domain_check(
+            actor=_user(request), organization=organization
+        )
+        organization.refresh_from_db()
+        return Response(
+            DomainClaimOutputSerializer(organization).data,
+            status=status.HTTP_202_ACCEPTED,
+        )

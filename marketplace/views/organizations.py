@@ -13,6 +13,7 @@ from config.exceptions import ApplicationError
 from config.exceptions import PermissionDenied as DomainPermissionDenied
 from marketplace.auth import signed_in_user
 from marketplace.forms import (
+    DomainClaimForm,
     InvitationForm,
     OrganizationCreateForm,
     OrganizationFilterForm,
@@ -29,6 +30,7 @@ from marketplace.selectors.organizations import (
     organization_get,
     organization_list,
 )
+from marketplace.services import domain_control
 from marketplace.services import organizations as services
 from marketplace.views.errors import add_service_error, run_action
 
@@ -90,6 +92,7 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "organization": organization,
             "membership": membership,
             "member_count": organization.memberships.count(),
+            "domain_name": domain_control.domain_display(organization.domain),
         },
     )
 
@@ -114,6 +117,7 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "contact_email": organization.contact_email,
         }
     )
+    domain_form = DomainClaimForm(initial={"domain": organization.domain})
     if request.method == "POST" and "invite" in request.POST:
         invite_form = InvitationForm(request.POST, roles=roles)
         if invite_form.is_valid():
@@ -142,6 +146,38 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.success(request, _("The organisation was saved."))
                 return redirect("organization-settings", slug=slug)
+    elif request.method == "POST" and "claim_domain" in request.POST:
+        domain_form = DomainClaimForm(request.POST)
+        if domain_form.is_valid():
+            try:
+                claimed = domain_control.organization_claim_domain(
+                    actor=user,
+                    organization=organization,
+                    domain=domain_form.cleaned_data["domain"],
+                )
+            except ApplicationError as error:
+                if isinstance(error, DomainPermissionDenied):
+                    raise
+                add_service_error(domain_form, error)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(domain)s is claimed. Publish the record or the file below, "
+                        "then ask for a check."
+                    )
+                    % {"domain": claimed.domain},
+                )
+                return redirect("organization-settings", slug=slug)
+    elif request.method == "POST" and "check_domain" in request.POST:
+        return _act(
+            request,
+            slug,
+            lambda: domain_control.organization_request_domain_check(
+                actor=user, organization=organization
+            ),
+            _("The check has started. Reload this page in a moment to see its result."),
+        )
     elif request.method == "POST":
         messages.error(request, _("The form sent was not recognised."))
     return render(
@@ -162,6 +198,16 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "events": organization_event_list(organization=organization, actor=user),
             "invite_form": invite_form,
             "update_form": update_form,
+            "domain_form": domain_form,
+            "domain_name": domain_control.domain_display(organization.domain),
+            "domain_instructions": (
+                domain_control.domain_instructions(organization=organization)
+                if can_manage
+                else None
+            ),
+            "domain_reasons": domain_control.domain_check_reasons(
+                organization=organization
+            ),
         },
         status=400 if request.method == "POST" else 200,
     )
