@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from marketplace.views import accounts, console, organizations, registry, store
+from marketplace.views import (
+    accounts,
+    console,
+    lookup,
+    organizations,
+    publishers,
+    registry,
+    store,
+)
 
 urlpatterns = [
     # Accounts
@@ -83,6 +91,21 @@ urlpatterns = [
         registry.version_agent_card,
         name="version-agent-card",
     ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/server.json",
+        registry.version_server_json,
+        name="version-server-json",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/agent-description.json",
+        registry.version_agent_description,
+        name="version-agent-description",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/versions/<str:version>/acs.json",
+        registry.version_acs,
+        name="version-acs",
+    ),
     path(".well-known/jwks.json", registry.jwks, name="jwks"),
     # The developer console and the review queue
     path("console/", console.console, name="console"),
@@ -102,7 +125,29 @@ urlpatterns = [
         console.version_yank,
         name="console-version-yank",
     ),
+    path(
+        "console/agents/<slug:publisher>/<slug:agent>/versions/import/",
+        console.version_import,
+        name="console-version-import",
+    ),
+    path(
+        "console/publishers/<slug:slug>/keys/",
+        console.publisher_keys,
+        name="console-publisher-keys",
+    ),
+    path(
+        "console/publishers/<slug:slug>/keys/<int:key_id>/revoke/",
+        console.publisher_key_revoke,
+        name="console-publisher-key-revoke",
+    ),
     path("review/", console.review_queue_page, name="review-queue"),
+    # Publishers' profiles and the lookup of identifiers
+    path(
+        "publishers/<slug:slug>/",
+        publishers.publisher_detail,
+        name="publisher-detail",
+    ),
+    path("lookup/", lookup.agent_lookup, name="agent-lookup"),
     path("review/<int:version_id>/", console.review_submit, name="review-submit"),
     # Organisations
     path(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketplace.api import accounts, agents, organizations
+from marketplace.api import accounts, agents, lookup, organizations
 
 urlpatterns = [
     path("auth/token/", accounts.TokenApi.as_view(), name="api-token"),
@@ -36,6 +36,16 @@ urlpatterns = [
         name="api-organization-verify",
     ),
     path(
+        "organizations/<slug:slug>/domain/",
+        organizations.OrganizationDomainApi.as_view(),
+        name="api-organization-domain",
+    ),
+    path(
+        "organizations/<slug:slug>/domain/check/",
+        organizations.OrganizationDomainCheckApi.as_view(),
+        name="api-organization-domain-check",
+    ),
+    path(
         "organizations/<slug:slug>/keys/",
         organizations.PublisherKeyCollectionApi.as_view(),
         name="api-publisher-key-list",
@@ -51,6 +61,7 @@ urlpatterns = [
         name="api-invitation-revoke",
     ),
     path("domains/", agents.DomainListApi.as_view(), name="api-domain-list"),
+    path("lookup/", lookup.AgentLookupApi.as_view(), name="api-agent-lookup"),
     path("agents/", agents.AgentCollectionApi.as_view(), name="api-agent-list"),
     path("review-queue/", agents.ReviewQueueApi.as_view(), name="api-review-queue"),
     path(

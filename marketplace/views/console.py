@@ -13,8 +13,21 @@ from django.views.decorators.http import require_POST
 from config.exceptions import ApplicationError
 from config.exceptions import PermissionDenied as DomainPermissionDenied
 from marketplace.auth import signed_in_user
-from marketplace.forms import AgentCreateForm, AgentForm, ReviewForm, VersionForm
-from marketplace.models import Agent, AgentVersion
+from marketplace.forms import (
+    AgentCreateForm,
+    AgentForm,
+    CardImportForm,
+    PublisherKeyForm,
+    ReviewForm,
+    VersionForm,
+)
+from marketplace.models import (
+    Agent,
+    AgentVersion,
+    Membership,
+    Organization,
+    PublisherKey,
+)
 from marketplace.selectors.agents import (
     agent_get,
     agent_list_for_editor,
@@ -22,7 +35,14 @@ from marketplace.selectors.agents import (
     latest_checks_by_version,
     review_queue,
 )
+from marketplace.selectors.organizations import (
+    MANAGER_ROLES,
+    membership_get,
+    membership_list_for_user,
+    organization_get,
+)
 from marketplace.services import agents as agent_services
+from marketplace.services import organizations as organization_services
 from marketplace.services import publishing
 from marketplace.views.errors import add_service_error, run_action
 
@@ -37,6 +57,9 @@ def console(request: HttpRequest) -> HttpResponse:
         "marketplace/console/index.html",
         {
             "agents": agent_list_for_editor(user=user),
+            "publishers": membership_list_for_user(user=user).filter(
+                organization__kind=Organization.Kind.PUBLISHER
+            ),
             "is_reviewer": publishing.is_reviewer(user),
         },
     )
@@ -204,3 +227,132 @@ def review_submit(request: HttpRequest, version_id: int) -> HttpResponse:
         },
     )
     return redirect("review-queue")
+
+
+def _publisher_membership(
+    request: HttpRequest, slug: str
+) -> tuple[Organization, Membership]:
+    """The publisher and the user's membership in it: 404 for an unknown slug or an
+    organisation that publishes nothing, 403 for anyone not a member."""
+    organization = organization_get(slug=slug)
+    if organization is None or organization.kind != Organization.Kind.PUBLISHER:
+        raise Http404
+    membership = membership_get(user=request.user, organization=organization)
+    if membership is None:
+        raise DomainPermissionDenied()
+    return organization, membership
+
+
+@login_required
+def publisher_keys(request: HttpRequest, slug: str) -> HttpResponse:
+    """The publisher's Ed25519 keys, which signed Agent Cards must verify with:
+    listed to its members, added and revoked by its owners and administrators."""
+    user = signed_in_user(request.user)
+    organization, membership = _publisher_membership(request, slug)
+    can_manage = membership.role in MANAGER_ROLES
+    form = PublisherKeyForm()
+    status = 200
+    if request.method == "POST":
+        if not can_manage:
+            raise DomainPermissionDenied(
+                _("Only owners and administrators manage keys.")
+            )
+        form = PublisherKeyForm(request.POST)
+        if form.is_valid():
+            try:
+                key = organization_services.publisher_key_add(
+                    actor=user, organization=organization, **form.cleaned_data
+                )
+            except DomainPermissionDenied:
+                raise
+            except (ApplicationError, ValidationError) as error:
+                add_service_error(form, error)
+            else:
+                messages.success(
+                    request, _("The key %(kid)s was added.") % {"kid": key.kid}
+                )
+                return redirect("console-publisher-keys", slug=slug)
+        status = 400
+    return render(
+        request,
+        "marketplace/console/keys.html",
+        {
+            "organization": organization,
+            "membership": membership,
+            "can_manage": can_manage,
+            "keys": organization.keys.order_by("-created_at", "-pk"),
+            "form": form,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def publisher_key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
+    user = signed_in_user(request.user)
+    organization, _membership = _publisher_membership(request, slug)
+    key = get_object_or_404(
+        PublisherKey.objects.select_related("organization"),
+        pk=key_id,
+        organization=organization,
+    )
+    run_action(
+        request,
+        lambda: organization_services.publisher_key_revoke(actor=user, key=key),
+        _("The key %(kid)s was revoked; cards signed with it no longer verify.")
+        % {"kid": key.kid},
+    )
+    return redirect("console-publisher-keys", slug=slug)
+
+
+def _add_card_error(
+    form: CardImportForm, error: ApplicationError | ValidationError
+) -> None:
+    """Show a problem with an imported card on the input it came from, each detail
+    prefixed with the part of the card at fault (``skills.0.description: …``)."""
+    if not isinstance(error, ApplicationError) or not error.details:
+        add_service_error(form, error)
+        return
+    form.add_error(None, error.message)
+    for key, problems in error.details.items():
+        part = key.removeprefix("card").removeprefix(".")
+        for problem in problems:
+            form.add_error(form.source, f"{part}: {problem}" if part else problem)
+
+
+@login_required
+def version_import(request: HttpRequest, publisher: str, agent: str) -> HttpResponse:
+    """A new draft version from an uploaded A2A Agent Card."""
+    user = signed_in_user(request.user)
+    found = _editable_agent(request, publisher, agent)
+    form = CardImportForm()
+    status = 200
+    if request.method == "POST":
+        form = CardImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                version = agent_services.version_import_card(
+                    actor=user,
+                    agent=found,
+                    card=form.cleaned_data["card"],
+                    deployment=form.cleaned_data["deployment"],
+                )
+            except DomainPermissionDenied:
+                raise
+            except (ApplicationError, ValidationError) as error:
+                _add_card_error(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Version %(version)s was imported from the card as a draft.")
+                    % {"version": version.version},
+                )
+                return redirect("console-agent", publisher=publisher, agent=agent)
+        status = 400
+    return render(
+        request,
+        "marketplace/console/import.html",
+        {"agent": found, "form": form},
+        status=status,
+    )
