@@ -17,9 +17,11 @@ class CappedPaginator(Paginator[Any]):
     search that matches tens of thousands of rows costs as much as the search
     itself. ``capped`` says whether more rows match than the count says; past the
     cap, pages still go on, each one reading one row more than it shows to know
-    whether another follows."""
+    whether another follows, up to ``MAX_ROWS`` rows in all (OFFSET costs grow with
+    the page number: narrow the search to reach further)."""
 
     COUNT_CAP = 1000
+    MAX_ROWS = 10_000
     capped = False
 
     @cached_property
@@ -40,7 +42,15 @@ class CappedPaginator(Paginator[Any]):
             raise PageNotAnInteger(_("That page number is not an integer")) from None
         if valid < 1:
             raise EmptyPage(_("That page number is less than 1"))
+        if (valid - 1) * self.per_page >= self.MAX_ROWS:
+            raise EmptyPage(_("That page contains no results"))
         return valid
+
+    def get_page(self, number: Any) -> Page[Any]:
+        try:
+            return super().get_page(number)
+        except EmptyPage:  # past the last row of a capped count
+            return self.page(self.num_pages)
 
     def page(self, number: Any) -> Page[Any]:
         if self.count < self.COUNT_CAP or not self.capped:

@@ -17,9 +17,12 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-# Han (with the extension blocks and compatibility ideographs), kana and Hangul.
+# Han (with the extension blocks and compatibility ideographs), the letters of kana
+# and Hangul syllables. Kana punctuation (・, ゠) and sound marks are left out: they
+# separate tokens, as PostgreSQL's parser takes them to.
 _CJK = (
-    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufaff"
     "\U00020000-\U0003134f"
 )
 _TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>(?:(?![{_CJK}])[^\W_])+)")

@@ -197,6 +197,15 @@ class Agent(models.Model):
         return f"did:web:{host}:agents:{self.publisher.slug}:{self.slug}"
 
     @property
+    def is_listed(self) -> bool:
+        """In the store and its public documents: published and not quarantined
+        (what ``selectors.search.listed_agents`` asks of the database)."""
+        return (
+            self.latest_version_id is not None
+            and self.status != self.Status.QUARANTINED
+        )
+
+    @property
     def protocol_list(self) -> list[str]:
         return [p for p in self.protocols.split(",") if p]
 

@@ -2,11 +2,11 @@
 what order, and how they fall into facets.
 
 Matching is token-based (marketplace/search.py) and gives the same agents on both
-databases. PostgreSQL answers from the GIN-indexed ``search_vector`` column
-(migration 0008) and ranks by ``ts_rank`` with the name weighing most; when nothing
-matches, it finds names a typo away through pg_trgm's word similarity. SQLite
-compares the stored tokens with ``LIKE`` and ranks agents whose name holds the query
-first.
+databases, typo tolerance aside, which only PostgreSQL has. PostgreSQL answers from
+the GIN-indexed ``search_vector`` column (migration 0008) and ranks by ``ts_rank``
+with the name weighing most; when nothing matches, it finds names a typo away through
+pg_trgm's word similarity. SQLite compares the stored tokens with ``LIKE`` and ranks
+agents whose name holds the query first.
 """
 
 from collections.abc import Callable

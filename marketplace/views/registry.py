@@ -31,9 +31,7 @@ def _public_json(data: object) -> JsonResponse:
 
 def _listed_agent(publisher: str, agent: str) -> Agent:
     found = agent_get(publisher=publisher, agent=agent)
-    if found is None or found.latest_version is None:
-        raise Http404
-    if found.status == Agent.Status.QUARANTINED:
+    if found is None or not found.is_listed:
         raise Http404
     return found
 

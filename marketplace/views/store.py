@@ -9,7 +9,7 @@ from django.utils.translation import get_language, gettext
 
 from config.pagination import CappedPaginator
 from marketplace.forms import AgentSearchForm
-from marketplace.models import Agent, AgentVersion, Deployment, Domain
+from marketplace.models import AgentVersion, Deployment, Domain
 from marketplace.protocols.mcp import mcp_protocol
 from marketplace.selectors.agents import (
     agent_get,
@@ -120,9 +120,7 @@ def agent_detail_page(request: HttpRequest, publisher: str, agent: str) -> HttpR
     current = found.latest_version or next(iter(versions), None)
     # The documents other systems read describe the latest published version; a
     # quarantined listing serves none of them.
-    exported = (
-        found.latest_version if found.status != Agent.Status.QUARANTINED else None
-    )
+    exported = found.latest_version if found.is_listed else None
     return render(
         request,
         "marketplace/store/agent.html",

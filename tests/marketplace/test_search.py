@@ -288,3 +288,48 @@ def test_counts_stop_at_the_cap_and_pages_go_on(client: Any, monkeypatch: Any) -
     assert client.get("/api/v1/agents/", {"page": "x"}).status_code == 404
     monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 10)
     assert client.get("/api/v1/agents/").json()["count_capped"] is False
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("number", ["3", "99999999999999999999", "-1", "x"])
+def test_pages_past_the_end_of_a_capped_count_are_not_errors(
+    client: Any, monkeypatch: Any, number: str
+) -> None:
+    # given
+    from config.pagination import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 2)
+    monkeypatch.setattr(CappedPaginator, "MAX_ROWS", 40)
+    for _ in range(5):
+        _published()
+    # when
+    page = client.get("/agents/", {"page": number})
+    api = client.get("/api/v1/agents/", {"page": number})
+    # then: the page shows a page that exists; the API says there is none
+    assert page.status_code == 200
+    assert api.status_code == 404
+
+
+@pytest.mark.django_db
+@needs_postgresql
+@pytest.mark.parametrize(
+    "text",
+    [
+        "天气预报 Weather",
+        "ジョン・スミス゠テスト",
+        "ラーメン屋さん、ゝゞ",
+        "한국어 검색 테스트",
+        "ＧＰＴ-4o助手 Straße v1.2 e-mail",
+        "𠀀𠀁 ext-B 漢字",
+    ],
+)
+def test_postgresql_reads_the_tokens_as_the_tokeniser_wrote_them(text: str) -> None:
+    # given: the tokens as stored, and as PostgreSQL's parser reads them back
+    stored = token_text([text]).split()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector('simple', %s))", [" ".join(stored)]
+        )
+        (lexemes,) = cursor.fetchone()
+    # then: the same set, so both databases match the same agents
+    assert sorted(lexemes) == sorted(stored)
