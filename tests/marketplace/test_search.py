@@ -333,3 +333,11 @@ def test_postgresql_reads_the_tokens_as_the_tokeniser_wrote_them(text: str) -> N
         (lexemes,) = cursor.fetchone()
     # then: the same set, so both databases match the same agents
     assert sorted(lexemes) == sorted(stored)
+
+
+@pytest.mark.django_db
+@needs_postgresql
+def test_the_database_check_accepts_a_utf8_ctype() -> None:
+    from marketplace.checks import search_needs_a_utf8_ctype
+
+    assert search_needs_a_utf8_ctype(databases=["default"]) == []
