@@ -6,6 +6,7 @@ from config.exceptions import ApplicationError, Conflict, NotFound, PermissionDe
 __all__ = [
     "ApplicationError",
     "Conflict",
+    "DomainCheckTooSoon",
     "InvalidRole",
     "InvitationNotUsable",
     "NotFound",
@@ -38,3 +39,10 @@ class InvalidAgentCard(ApplicationError):
     ``details`` names the part at fault."""
 
     code = "invalid_agent_card"
+
+
+class DomainCheckTooSoon(ApplicationError):
+    """A check of the organisation's domain was asked for moments ago."""
+
+    code = "domain_check_too_soon"
+    status_code = 429

@@ -1,9 +1,14 @@
 """Celery tasks of the marketplace: thin, idempotent, keyed by ids."""
 
+import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from billiard.einfo import ExceptionInfo
 from celery import Task, shared_task
+from celery.contrib.django.task import DjangoTask
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,15 +72,45 @@ def liveness_sweep(**kwargs: Any) -> int:
     return liveness_sweep()
 
 
+class _DomainCheckTask(DjangoTask[Any, Any]):
+    def on_failure(
+        self,
+        exc: Exception,
+        task_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        einfo: ExceptionInfo,
+    ) -> None:
+        """A check that failed for good still leaves an outcome on the claim, so
+        that its owners do not wait for one."""
+        from marketplace.services.domain_control import (
+            organization_domain_check_failed,
+        )
+
+        organization_id = kwargs.get("organization_id")
+        if not isinstance(organization_id, int):
+            return
+        try:
+            organization_domain_check_failed(organization_id=organization_id)
+        except Exception:
+            # The task's own failure is what the worker reports; this one is logged.
+            logger.exception(
+                "Could not record the failed domain check of organisation %s",
+                organization_id,
+            )
+
+
 @shared_task(
     bind=True,
+    base=_DomainCheckTask,
     name="marketplace.organization_check_domain",
     soft_time_limit=60,
     time_limit=90,
+    acks_late=True,
     max_retries=3,
 )
 def organization_check_domain(
-    self: Task[Any, Any],
+    self: _DomainCheckTask,
     /,
     *,
     organization_id: int,
@@ -83,7 +118,8 @@ def organization_check_domain(
     **kwargs: Any,
 ) -> bool | None:
     """Check an organisation's domain claim. A transient outcome (a timeout, a
-    failing name server) is recorded and tried again later, up to three times."""
+    failing name server, the soft time limit) is recorded and tried again later, up
+    to three times; any other failure is recorded by ``on_failure``."""
     from marketplace.services.domain_control import organization_check_domain
 
     result = organization_check_domain(
@@ -96,3 +132,14 @@ def organization_check_domain(
     if result.transient and retry:
         raise self.retry(countdown=30 * 2**self.request.retries)
     return result.verified
+
+
+@shared_task(
+    name="marketplace.organization_domain_recheck_due",
+    soft_time_limit=60,
+    time_limit=120,
+)
+def organization_domain_recheck_due(**kwargs: Any) -> int:
+    from marketplace.services.domain_control import organization_domain_recheck_due
+
+    return organization_domain_recheck_due()

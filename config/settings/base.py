@@ -257,6 +257,11 @@ DOMAIN_CHECK_TIMEOUT = env.float("DOMAIN_CHECK_TIMEOUT", default=5.0)
 DOMAIN_CHECK_ALLOW_PRIVATE = env.bool("DOMAIN_CHECK_ALLOW_PRIVATE", default=False)
 DOMAIN_CHECK_HTTP_SCHEME = "https"
 DOMAIN_CHECK_HTTP_PORT: int | None = None
+# A verified domain is checked again when its last check is this many days old (a
+# beat job, at most DOMAIN_RECHECK_BATCH organisations per run): a domain that
+# changed hands loses its verification and can be claimed by its new holder.
+DOMAIN_RECHECK_DAYS = env.int("DOMAIN_RECHECK_DAYS", default=30)
+DOMAIN_RECHECK_BATCH = env.int("DOMAIN_RECHECK_BATCH", default=100)
 
 # Pending invitations to join an organisation lapse after this many days.
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=14)
@@ -417,6 +422,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "probe-agent-endpoints": {
         "task": "marketplace.liveness_sweep",
         "schedule": 10 * 60,
+    },
+    "recheck-verified-domains": {
+        "task": "marketplace.organization_domain_recheck_due",
+        "schedule": 60 * 60,
     },
 }
 

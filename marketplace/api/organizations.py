@@ -14,10 +14,9 @@ from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
 from marketplace.models import Invitation, Membership, Organization, PublisherKey, User
 from marketplace.selectors.organizations import (
-    MANAGER_ROLES,
     invitation_list_pending,
     membership_list,
-    membership_role,
+    organization_domain_claim_get,
     organization_get,
     organization_list,
 )
@@ -43,14 +42,13 @@ class OrganizationOutputSerializer(serializers.Serializer[Organization]):
     kind = serializers.ChoiceField(choices=Organization.Kind.choices)
     description = serializers.CharField()
     website = serializers.URLField()
-    domain = serializers.SerializerMethodField(
-        help_text="The web domain the organisation proved it controls, if any."
+    domain = serializers.CharField(
+        source="verified_domain",
+        allow_null=True,
+        help_text="The web domain the organisation proved it controls, if any.",
     )
     domain_verified_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
-
-    def get_domain(self, organization: Organization) -> str | None:
-        return organization.domain if organization.domain_verified_at else None
 
 
 class DomainInstructionsSerializer(
@@ -166,15 +164,12 @@ class OrganizationDetailApi(APIView):
     @extend_schema(responses=OutputSerializer)
     def get(self, request: Request, slug: str) -> Response:
         organization = _organization(slug)
-        manager = (
-            isinstance(request.user, User)
-            and membership_role(user=request.user, organization=organization)
-            in MANAGER_ROLES
+        claim = organization_domain_claim_get(
+            actor=request.user, organization=organization
         )
-        serializer_class = (
-            self.OutputSerializer if manager else OrganizationOutputSerializer
-        )
-        return Response(serializer_class(organization).data)
+        if claim is None:
+            return Response(OrganizationOutputSerializer(organization).data)
+        return Response(self.OutputSerializer(claim).data)
 
 
 class MembershipOutputSerializer(serializers.Serializer[Membership]):

@@ -71,6 +71,11 @@ class Organization(models.Model):
     domain_check_error = models.CharField(
         _("domain check result"), max_length=300, blank=True
     )
+    # When a check was last asked for (by a manager or the re-check sweep): the
+    # cooldown between requests and the sweep's guard against enqueuing twice.
+    domain_check_requested_at = models.DateTimeField(
+        _("domain check requested"), null=True, blank=True
+    )
     # The grade of the organisation's latest published credit rating, kept by the
     # ratings app through marketplace's services; the rank orders grades (higher is
     # better) so that search can ask for "at least A".
@@ -86,6 +91,15 @@ class Organization(models.Model):
         verbose_name_plural = _("organisations")
         ordering = ["name"]
         indexes = [models.Index(fields=["kind", "name"])]
+        constraints = [
+            # One organisation at a time holds a domain as verified; a claim that is
+            # not verified yet blocks no one.
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=models.Q(domain_verified_at__isnull=False),
+                name="organization_verified_domain_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -96,6 +110,11 @@ class Organization(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
+
+    @property
+    def verified_domain(self) -> str | None:
+        """The web domain the organisation proved it controls, or None."""
+        return self.domain if self.domain and self.domain_verified_at else None
 
 
 class Membership(models.Model):

@@ -62,7 +62,7 @@ def lookup_record(agent: Agent) -> dict[str, Any]:
             "website": publisher.website,
             "profile": absolute_url(reverse("publisher-detail", args=[publisher.slug])),
             "verified": publisher.is_verified,
-            "domain": publisher.domain if publisher.domain_verified_at else None,
+            "domain": publisher.verified_domain,
             "credit_grade": publisher.credit_grade or None,
         },
         "domain": {"code": agent.domain.code, "risk_tier": agent.domain.risk_tier},

@@ -50,6 +50,27 @@ def membership_role(*, user: User, organization: Organization) -> str | None:
     )
 
 
+def organization_can_manage(
+    *, user: AbstractBaseUser | AnonymousUser, organization: Organization
+) -> bool:
+    """Whether the user is one of the organisation's owners and administrators,
+    who manage its members, keys, details and domain."""
+    if not isinstance(user, User):
+        return False
+    return membership_role(user=user, organization=organization) in MANAGER_ROLES
+
+
+def organization_domain_claim_get(
+    *, actor: AbstractBaseUser | AnonymousUser, organization: Organization
+) -> Organization | None:
+    """The organisation's domain claim with its secret token (the organisation
+    itself), for its owners and administrators; None for anyone else, who sees only
+    a verified domain (``Organization.verified_domain``)."""
+    if not organization_can_manage(user=actor, organization=organization):
+        return None
+    return organization
+
+
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
     """The organisations a user belongs to, with the user's role in each."""
     return (

@@ -12,14 +12,19 @@ publish the token in either of two places and ask for a check (a Celery task):
 
 Either one passing verifies the claim. The check runs outside any transaction and
 records its outcome with a compare-and-set on the (domain, token) it checked, so a
-claim changed in the meantime is never verified with the old token.
+claim changed in the meantime is never verified with the old token. The file is
+fetched from an address checked to be public (``marketplace.netguard``), within one
+deadline for the whole fetch. The database holds at most one verified claim per
+domain; a beat job checks verified claims again every DOMAIN_RECHECK_DAYS, so that a
+domain that changed hands is freed for its new holder.
 
 The audit trail: DOMAIN_CLAIMED on every new claim, DOMAIN_VERIFIED when a claim
 becomes verified, DOMAIN_CHECK_FAILED only when a check's outcome differs from the
 previous one (a new reason, or a verification withdrawn), so that pressing "check"
 ten times while the record is missing leaves one row, not ten. A definitive failure
 of a verified claim (the record and the file are gone) withdraws the verification; a
-transient one (a timeout, a failing name server) never does, and the task retries.
+transient one (a timeout, a failing name server, a check that did not finish) never
+does, and the task retries.
 
 Failure reasons are stored as short codes (``txt_missing http_status:404``) and
 translated when shown (``domain_check_reasons``).
@@ -29,34 +34,44 @@ import http.client
 import ipaddress
 import re
 import secrets
-import socket
 import ssl
-import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Final
 
 import dns.exception
+import dns.name
 import dns.nameserver
 import dns.rdtypes.ANY.TXT
 import dns.resolver
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
 
-from marketplace.exceptions import ApplicationError, Conflict, PermissionDenied
+from marketplace import netguard
+from marketplace.exceptions import (
+    ApplicationError,
+    Conflict,
+    DomainCheckTooSoon,
+    PermissionDenied,
+)
 from marketplace.models import Organization, OrganizationEvent, User
-from marketplace.selectors.organizations import MANAGER_ROLES, membership_role
+from marketplace.selectors.organizations import organization_can_manage
 
 CHALLENGE_LABEL: Final = "_agentstore-challenge"
 TXT_PREFIX: Final = "agentstore-verification="
 WELL_KNOWN_PATH: Final = "/.well-known/agentstore-verification.txt"
-# A check asked for this recently is not asked again (seconds).
-CHECK_COOLDOWN: Final = 15
+# A check asked for this recently is not asked again.
+CHECK_COOLDOWN: Final = timedelta(seconds=15)
+# A re-check of a verified domain enqueued this recently is not enqueued again, even
+# if it has not recorded an outcome yet (a lost task is enqueued again after it).
+RECHECK_GRACE: Final = timedelta(hours=1)
 # How much of the proof file is read: its first line is a token of 43 characters.
 FILE_READ_LIMIT: Final = 4096
 
@@ -137,6 +152,15 @@ def normalise_domain(value: str) -> str:
     labels = ascii_host.split(".")
     if len(ascii_host) > 253:
         raise _invalid(_("A domain has at most 253 characters."))
+    if len(ascii_host) > MAX_DOMAIN_LENGTH:
+        raise _invalid(
+            _(
+                "This domain is too long to prove: the record name "
+                "%(label)s.<domain> would have more than 253 characters. Use a "
+                "domain of at most %(limit)s characters."
+            )
+            % {"label": CHALLENGE_LABEL, "limit": MAX_DOMAIN_LENGTH}
+        )
     if len(labels) < 2:
         raise _invalid(
             _("Give the full domain name with its top-level domain, such as .com.")
@@ -172,6 +196,10 @@ def challenge_name(domain: str) -> str:
     return f"{CHALLENGE_LABEL}.{domain}"
 
 
+# The longest domain whose challenge name still fits in a DNS name (253 characters).
+MAX_DOMAIN_LENGTH: Final = 253 - len(challenge_name(""))
+
+
 @dataclass(frozen=True)
 class DomainInstructions:
     """What to publish to prove control of the claimed domain: either one."""
@@ -197,7 +225,7 @@ def domain_instructions(*, organization: Organization) -> DomainInstructions | N
 
 
 def _require_manager(*, actor: User, organization: Organization) -> None:
-    if membership_role(user=actor, organization=organization) not in MANAGER_ROLES:
+    if not organization_can_manage(user=actor, organization=organization):
         raise PermissionDenied(
             _("Only owners and administrators can manage the organisation's domain.")
         )
@@ -261,9 +289,12 @@ def organization_claim_domain(
     return current
 
 
-class DomainCheckTooSoon(ApplicationError):
-    code = "domain_check_too_soon"
-    status_code = 429
+def _enqueue_check(*, organization_id: int, requested_by_id: int | None) -> None:
+    from marketplace.tasks import organization_check_domain as check_task
+
+    check_task.delay_on_commit(
+        organization_id=organization_id, requested_by_id=requested_by_id
+    )
 
 
 @transaction.atomic
@@ -276,22 +307,59 @@ def organization_request_domain_check(
     current = Organization.objects.get(pk=organization.pk)
     if not current.domain:
         raise Conflict(_("Claim a domain first."), code="no_domain")
-    if not cache.add(f"domain-check:{current.pk}", 1, CHECK_COOLDOWN):
+    # The cooldown is a compare-and-set on the organisation's row, so that it holds
+    # across web processes (and without a shared cache): of two requests at once,
+    # one updates the row and the other finds it updated.
+    now = timezone.now()
+    asked = (
+        Organization.objects.filter(pk=current.pk)
+        .filter(
+            Q(domain_check_requested_at__isnull=True)
+            | Q(domain_check_requested_at__lte=now - CHECK_COOLDOWN)
+        )
+        .update(domain_check_requested_at=now)
+    )
+    if not asked:
         raise DomainCheckTooSoon(
             _("A check was asked for moments ago. Wait a few seconds and try again.")
         )
-    from marketplace.tasks import organization_check_domain as check_task
+    _enqueue_check(organization_id=current.pk, requested_by_id=actor.pk)
 
-    check_task.delay_on_commit(  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
-        organization_id=current.pk, requested_by_id=actor.pk
+
+@transaction.atomic
+def organization_domain_recheck_due(*, limit: int | None = None) -> int:
+    """Enqueue a check of the verified domains last checked more than
+    DOMAIN_RECHECK_DAYS ago, the longest unchecked first, at most ``limit``
+    (DOMAIN_RECHECK_BATCH) per run. A clear failure of such a check withdraws the
+    verification and frees the domain for another claimant. Returns how many were
+    enqueued."""
+    now = timezone.now()
+    batch = limit or settings.DOMAIN_RECHECK_BATCH
+    stale = now - timedelta(days=settings.DOMAIN_RECHECK_DAYS)
+    due = list(
+        Organization.objects.select_for_update(skip_locked=True)
+        .filter(domain_verified_at__isnull=False)
+        .filter(Q(domain_checked_at__isnull=True) | Q(domain_checked_at__lt=stale))
+        .filter(
+            Q(domain_check_requested_at__isnull=True)
+            | Q(domain_check_requested_at__lt=now - RECHECK_GRACE)
+        )
+        .order_by(F("domain_checked_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)[:batch]
     )
+    Organization.objects.filter(pk__in=due).update(domain_check_requested_at=now)
+    for organization_id in due:
+        _enqueue_check(organization_id=organization_id, requested_by_id=None)
+    return len(due)
 
 
 # --- The check --------------------------------------------------------------------
 
 # Reasons a retry may cure: the task tries again later, and a verified claim keeps
 # its verification meanwhile.
-TRANSIENT_REASONS: Final = frozenset({"dns_timeout", "dns_error", "http_timeout"})
+TRANSIENT_REASONS: Final = frozenset(
+    {"dns_timeout", "dns_error", "http_timeout", "check_timeout", "check_failed"}
+)
 
 
 @dataclass(frozen=True)
@@ -345,6 +413,10 @@ def _check_txt(resolver: dns.resolver.Resolver, *, domain: str, token: str) -> s
         answer = resolver.resolve(challenge_name(domain), "TXT", search=False)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return "txt_missing"
+    except dns.name.NameTooLong:
+        # A claim made before such domains were refused: no record can exist at a
+        # name that long, and asking again will not change that.
+        return "txt_missing"
     except dns.exception.Timeout:
         return "dns_timeout"
     except dns.exception.DNSException:
@@ -378,49 +450,11 @@ def _addresses(
     return addresses, "" if addresses else reason
 
 
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_global
-    return ip.is_global
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the address that was checked, not to whatever the name resolves
-    to a moment later."""
-
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """The same over TLS, with the certificate checked against the domain."""
-
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        self.tls = ssl.create_default_context()
-        super().__init__(host, port, timeout=timeout, context=self.tls)
-        self.address = address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
-        try:
-            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
-
-
-def _read_first_line(response: http.client.HTTPResponse, *, deadline: float) -> bytes:
+def _read_first_line(response: http.client.HTTPResponse) -> bytes:
     """The body up to its first line break, reading at most FILE_READ_LIMIT bytes
-    and giving up at the deadline (a server may send one byte at a time)."""
+    (each read stops at the connection's deadline)."""
     body = b""
     while len(body) < FILE_READ_LIMIT and b"\n" not in body:
-        if time.monotonic() > deadline:
-            raise TimeoutError
         chunk = response.read1(FILE_READ_LIMIT - len(body))
         if not chunk:
             break
@@ -428,16 +462,19 @@ def _read_first_line(response: http.client.HTTPResponse, *, deadline: float) -> 
     return body.split(b"\n", 1)[0]
 
 
-def _fetch_file(*, domain: str, address: str, token: str) -> str:
-    """ "" when the file's first line is the token, else the reason."""
+def _fetch_file(*, domain: str, addresses: list[str], token: str) -> str:
+    """ "" when the file's first line is the token, else the reason. The whole
+    fetch (connecting, TLS, the request, the headers and the body) has
+    DOMAIN_CHECK_TIMEOUT seconds."""
     scheme = settings.DOMAIN_CHECK_HTTP_SCHEME
     port = settings.DOMAIN_CHECK_HTTP_PORT or (443 if scheme == "https" else 80)
-    timeout = float(settings.DOMAIN_CHECK_TIMEOUT)
-    connection_class = (
-        _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+    connection = netguard.pinned_connection(
+        scheme=scheme,
+        host=domain,
+        port=port,
+        addresses=addresses,
+        deadline=netguard.Deadline(float(settings.DOMAIN_CHECK_TIMEOUT)),
     )
-    connection = connection_class(domain, port, address=address, timeout=timeout)
-    deadline = time.monotonic() + 2 * timeout
     try:
         connection.request(
             "GET",
@@ -449,7 +486,7 @@ def _fetch_file(*, domain: str, address: str, token: str) -> str:
             return f"http_redirect:{response.status}"
         if response.status != 200:
             return f"http_status:{response.status}"
-        first_line = _read_first_line(response, deadline=deadline)
+        first_line = _read_first_line(response)
     except TimeoutError:
         return "http_timeout"
     except ssl.SSLError:
@@ -466,14 +503,13 @@ def _check_file(resolver: dns.resolver.Resolver, *, domain: str, token: str) -> 
     addresses, reason = _addresses(resolver, domain=domain)
     if reason:
         return reason
-    if not settings.DOMAIN_CHECK_ALLOW_PRIVATE and not all(map(_public, addresses)):
+    if not settings.DOMAIN_CHECK_ALLOW_PRIVATE and not all(
+        map(netguard.address_allowed, addresses)
+    ):
         return "address_not_allowed"
-    # Try a second address when the first does not answer at all.
-    for address in addresses[:2]:
-        reason = _fetch_file(domain=domain, address=address, token=token)
-        if reason != "http_unreachable":
-            break
-    return reason
+    # The connection goes to an address checked here (a second one when the first
+    # refuses), never to what the name resolves to a moment later.
+    return _fetch_file(domain=domain, addresses=addresses[:2], token=token)
 
 
 def domain_probe(*, domain: str, token: str) -> DomainCheck:
@@ -508,8 +544,13 @@ def organization_check_domain(
     if claim is None:
         return None
     domain, token = claim
-    # The network waits happen outside any transaction.
-    result = domain_probe(domain=domain, token=token)
+    # The network waits happen outside any transaction. When the task's soft time
+    # limit interrupts them, the outcome for this claim is recorded all the same (a
+    # transient one, which keeps a verification), before the hard limit.
+    try:
+        result = domain_probe(domain=domain, token=token)
+    except SoftTimeLimitExceeded:
+        result = DomainCheck(verified=False, method="", reasons=("check_timeout",))
     return _record(
         organization_id=organization_id,
         domain=domain,
@@ -536,14 +577,49 @@ def _record(
     if organization is None:
         return None  # claimed anew (or released) meanwhile: this outcome is stale
     if result.verified and _taken(domain=domain, organization_id=organization_id):
-        result = DomainCheck(verified=False, method="", reasons=("domain_taken",))
-    actor = User.objects.filter(pk=requested_by_id).first() if requested_by_id else None
+        result = _TAKEN
     now = timezone.now()
+    outcome = _outcome(organization=organization, result=result, now=now)
+    try:
+        # Compare-and-set: the claim is still the one that was checked. The
+        # database allows one verified claim per domain, whatever the locks missed.
+        with transaction.atomic():
+            claim.update(**outcome.fields)
+    except IntegrityError:
+        result = _TAKEN
+        outcome = _outcome(organization=organization, result=result, now=now)
+        claim.update(**outcome.fields)
+    if outcome.action:
+        actor = (
+            User.objects.filter(pk=requested_by_id).first() if requested_by_id else None
+        )
+        OrganizationEvent.objects.create(
+            organization=organization,
+            actor=actor,
+            action=outcome.action,
+            payload=outcome.payload,
+        )
+    return result
+
+
+_TAKEN: Final = DomainCheck(verified=False, method="", reasons=("domain_taken",))
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    fields: dict[str, object]  # the organisation's columns to update
+    action: str | None  # the event to write, if any
+    payload: dict[str, object]
+
+
+def _outcome(
+    *, organization: Organization, result: DomainCheck, now: datetime
+) -> _Outcome:
     error = " ".join(result.reasons)
     was_verified = organization.domain_verified_at is not None
     verified_at = organization.domain_verified_at
     action: str | None = None
-    payload: dict[str, object] = {"domain": domain}
+    payload: dict[str, object] = {"domain": organization.domain}
     if result.verified:
         if not was_verified:
             verified_at = now
@@ -556,15 +632,37 @@ def _record(
         if withdrawn or error != organization.domain_check_error:
             action = Action.DOMAIN_CHECK_FAILED
             payload.update(reasons=list(result.reasons), withdrawn=withdrawn)
-    # Compare-and-set: the claim is still the one that was checked.
-    claim.update(
-        domain_checked_at=now, domain_check_error=error, domain_verified_at=verified_at
+    return _Outcome(
+        fields={
+            "domain_checked_at": now,
+            "domain_check_error": error,
+            "domain_verified_at": verified_at,
+        },
+        action=action,
+        payload=payload,
     )
-    if action:
-        OrganizationEvent.objects.create(
-            organization=organization, actor=actor, action=action, payload=payload
-        )
-    return result
+
+
+def organization_domain_check_failed(*, organization_id: int) -> DomainCheck | None:
+    """Record that a check of the organisation's current claim ended without an
+    outcome (its task failed for good), so that its owners see that, not the
+    previous result. A verification is kept: nothing was shown to be wrong."""
+    claim = (
+        Organization.objects.filter(pk=organization_id)
+        .exclude(domain="")
+        .values_list("domain", "domain_token")
+        .first()
+    )
+    if claim is None:
+        return None
+    domain, token = claim
+    return _record(
+        organization_id=organization_id,
+        domain=domain,
+        token=token,
+        result=DomainCheck(verified=False, method="", reasons=("check_failed",)),
+        requested_by_id=None,
+    )
 
 
 # --- Showing the outcome ----------------------------------------------------------
@@ -598,6 +696,10 @@ _REASONS: Final[dict[str, StrOrPromise]] = {
     ),
     "domain_taken": gettext_lazy(
         "Another organisation has proved that it controls this domain."
+    ),
+    "check_timeout": gettext_lazy("The check took too long and was stopped."),
+    "check_failed": gettext_lazy(
+        "The check could not be completed. Ask for another check later."
     ),
 }
 

@@ -3,11 +3,8 @@ probes a bounded number of agents at a time, the least recently probed first, an
 fetches the A2A discovery document (/.well-known/agent-card.json) of the endpoint's
 origin with a short timeout."""
 
-import ipaddress
-import socket
+import http.client
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -16,7 +13,10 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from marketplace import netguard
 from marketplace.models import Agent
+
+CARD_PATH = "/.well-known/agent-card.json"
 
 
 @dataclass(frozen=True)
@@ -26,41 +26,48 @@ class Probe:
     detail: str
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # a redirect could lead anywhere: the answer is the 3xx itself
-
-
-def _address_allowed(host: str) -> bool:
-    if settings.LIVENESS_ALLOW_PRIVATE:
-        return True
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return False
-    return True
-
-
 def probe_url(endpoint: str) -> Probe:
-    """Fetch the well-known agent card at the endpoint's origin."""
-    parts = urlsplit(endpoint)
+    """Fetch the well-known agent card at the endpoint's origin. The host is
+    resolved once and the connection goes to an address that was checked; a
+    redirect is the answer itself, never followed; the whole fetch has
+    LIVENESS_TIMEOUT seconds."""
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a malformed address or port
+        return Probe(False, None, "not an http(s) URL")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return Probe(False, None, "not an http(s) URL")
-    if not _address_allowed(parts.hostname):
+    try:
+        addresses = netguard.resolve(
+            parts.hostname, port, allow_private=settings.LIVENESS_ALLOW_PRIVATE
+        )
+    except netguard.AddressNotAllowed:
         return Probe(False, None, "address not allowed")
-    url = f"{parts.scheme}://{parts.netloc}/.well-known/agent-card.json"
-    opener = urllib.request.build_opener(_NoRedirect)
+    except (OSError, UnicodeError) as error:
+        return Probe(False, None, type(error).__name__)
     started = time.perf_counter()
     try:
-        with opener.open(url, timeout=settings.LIVENESS_TIMEOUT) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    except (urllib.error.URLError, OSError, ValueError) as error:
+        connection = netguard.pinned_connection(
+            scheme=parts.scheme,
+            host=parts.hostname,
+            port=port,
+            addresses=addresses,
+            deadline=netguard.Deadline(float(settings.LIVENESS_TIMEOUT)),
+        )
+        try:
+            connection.request(
+                "GET",
+                CARD_PATH,
+                headers={
+                    "User-Agent": "AgentStore-Liveness/1",
+                    "Accept": "application/json",
+                },
+            )
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException, ValueError) as error:
         return Probe(False, None, type(error).__name__)
     latency = round((time.perf_counter() - started) * 1000)
     return Probe(200 <= status < 400, latency, f"HTTP {status}")

@@ -42,7 +42,11 @@ from marketplace.models import (
     User,
 )
 from marketplace.registration import normalise_uscc, uscc_valid
-from marketplace.selectors.organizations import MANAGER_ROLES, membership_role
+from marketplace.selectors.organizations import (
+    MANAGER_ROLES,
+    membership_role,
+    organization_can_manage,
+)
 from marketplace.services.common import insert_unique
 
 Role = Membership.Role
@@ -155,9 +159,8 @@ def organization_update(
 ) -> Organization:
     """Change an organisation's public details: by its owners and administrators, or
     by the platform's staff (``as_staff``, from the admin)."""
-    if (
-        not (as_staff and actor.is_staff)
-        and membership_role(user=actor, organization=organization) not in MANAGER_ROLES
+    if not (as_staff and actor.is_staff) and not organization_can_manage(
+        user=actor, organization=organization
     ):
         raise PermissionDenied(
             _("Only owners and administrators can change the organisation.")
@@ -318,9 +321,8 @@ def invitation_revoke(
     platform's staff (``as_staff``, from the admin)."""
     organization = _lock(invitation.organization)
     staff_override = as_staff and actor.is_staff
-    if (
-        not staff_override
-        and membership_role(user=actor, organization=organization) not in MANAGER_ROLES
+    if not staff_override and not organization_can_manage(
+        user=actor, organization=organization
     ):
         raise PermissionDenied(
             _("Only owners and administrators can revoke invitations.")
@@ -509,7 +511,7 @@ def publisher_key_add(
     *, actor: User, organization: Organization, public_key: str, label: str = ""
 ) -> PublisherKey:
     """Register an Ed25519 public key (32 bytes, base64url, as a JWK's ``x``)."""
-    if membership_role(user=actor, organization=organization) not in MANAGER_ROLES:
+    if not organization_can_manage(user=actor, organization=organization):
         raise PermissionDenied(_("Only owners and administrators manage keys."))
     try:
         raw = b64url_decode(public_key.strip())
@@ -535,7 +537,7 @@ def publisher_key_add(
 
 @transaction.atomic
 def publisher_key_revoke(*, actor: User, key: PublisherKey) -> PublisherKey:
-    if membership_role(user=actor, organization=key.organization) not in MANAGER_ROLES:
+    if not organization_can_manage(user=actor, organization=key.organization):
         raise PermissionDenied(_("Only owners and administrators manage keys."))
     revoked = PublisherKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
@@ -560,7 +562,7 @@ def organization_set_registration(
     the 18-character unified social credit code, checked by its check digit. A
     change withdraws the operator's verification until it is checked again."""
     organization = _lock(organization)
-    if membership_role(user=actor, organization=organization) not in MANAGER_ROLES:
+    if not organization_can_manage(user=actor, organization=organization):
         raise PermissionDenied(
             _("Only owners and administrators can change the organisation.")
         )

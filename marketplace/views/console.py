@@ -36,15 +36,15 @@ from marketplace.selectors.agents import (
     review_queue,
 )
 from marketplace.selectors.organizations import (
-    MANAGER_ROLES,
     membership_get,
     membership_list_for_user,
+    organization_can_manage,
     organization_get,
 )
 from marketplace.services import agents as agent_services
 from marketplace.services import organizations as organization_services
 from marketplace.services import publishing
-from marketplace.views.errors import add_service_error, run_action
+from marketplace.views.errors import add_service_error, run_action, run_form_service
 
 AGENT_FIELDS = list(AgentForm.base_fields)
 
@@ -229,14 +229,21 @@ def review_submit(request: HttpRequest, version_id: int) -> HttpResponse:
     return redirect("review-queue")
 
 
+def _publisher(slug: str) -> Organization:
+    """The publisher: 404 for an unknown slug or an organisation that publishes
+    nothing."""
+    organization = organization_get(slug=slug)
+    if organization is None or organization.kind != Organization.Kind.PUBLISHER:
+        raise Http404
+    return organization
+
+
 def _publisher_membership(
     request: HttpRequest, slug: str
 ) -> tuple[Organization, Membership]:
     """The publisher and the user's membership in it: 404 for an unknown slug or an
     organisation that publishes nothing, 403 for anyone not a member."""
-    organization = organization_get(slug=slug)
-    if organization is None or organization.kind != Organization.Kind.PUBLISHER:
-        raise Http404
+    organization = _publisher(slug)
     membership = membership_get(user=request.user, organization=organization)
     if membership is None:
         raise DomainPermissionDenied()
@@ -248,8 +255,10 @@ def publisher_keys(request: HttpRequest, slug: str) -> HttpResponse:
     """The publisher's Ed25519 keys, which signed Agent Cards must verify with:
     listed to its members, added and revoked by its owners and administrators."""
     user = signed_in_user(request.user)
-    organization, membership = _publisher_membership(request, slug)
-    can_manage = membership.role in MANAGER_ROLES
+    organization = _publisher(slug)
+    can_manage = organization_can_manage(user=user, organization=organization)
+    if not can_manage and membership_get(user=user, organization=organization) is None:
+        raise DomainPermissionDenied()
     form = PublisherKeyForm()
     status = 200
     if request.method == "POST":
@@ -259,15 +268,13 @@ def publisher_keys(request: HttpRequest, slug: str) -> HttpResponse:
             )
         form = PublisherKeyForm(request.POST)
         if form.is_valid():
-            try:
-                key = organization_services.publisher_key_add(
+            key = run_form_service(
+                form,
+                lambda: organization_services.publisher_key_add(
                     actor=user, organization=organization, **form.cleaned_data
-                )
-            except DomainPermissionDenied:
-                raise
-            except (ApplicationError, ValidationError) as error:
-                add_service_error(form, error)
-            else:
+                ),
+            )
+            if key is not None:
                 messages.success(
                     request, _("The key %(kid)s was added.") % {"kid": key.kid}
                 )
@@ -278,7 +285,6 @@ def publisher_keys(request: HttpRequest, slug: str) -> HttpResponse:
         "marketplace/console/keys.html",
         {
             "organization": organization,
-            "membership": membership,
             "can_manage": can_manage,
             "keys": organization.keys.order_by("-created_at", "-pk"),
             "form": form,
@@ -331,18 +337,17 @@ def version_import(request: HttpRequest, publisher: str, agent: str) -> HttpResp
     if request.method == "POST":
         form = CardImportForm(request.POST, request.FILES)
         if form.is_valid():
-            try:
-                version = agent_services.version_import_card(
+            version = run_form_service(
+                form,
+                lambda: agent_services.version_import_card(
                     actor=user,
                     agent=found,
                     card=form.cleaned_data["card"],
                     deployment=form.cleaned_data["deployment"],
-                )
-            except DomainPermissionDenied:
-                raise
-            except (ApplicationError, ValidationError) as error:
-                _add_card_error(form, error)
-            else:
+                ),
+                show=_add_card_error,
+            )
+            if version is not None:
                 messages.success(
                     request,
                     _("Version %(version)s was imported from the card as a draft.")

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from typing import TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -7,6 +8,9 @@ from django.http import HttpRequest
 
 from config.exceptions import ApplicationError
 from config.exceptions import PermissionDenied as DomainPermissionDenied
+
+FormT = TypeVar("FormT", bound=forms.Form)
+ResultT = TypeVar("ResultT")
 
 
 def add_service_error(
@@ -50,3 +54,23 @@ def run_action(
         messages.error(request, error.message)
     else:
         messages.success(request, success)
+
+
+def run_form_service(
+    form: FormT,
+    call: Callable[[], ResultT],
+    *,
+    show: Callable[[FormT, ApplicationError | ValidationError], None] = (
+        add_service_error
+    ),
+) -> ResultT | None:
+    """Run the service behind a valid form: its result, or None after showing its
+    error on the form (``add_service_error`` unless ``show`` says otherwise). A
+    denial stays a denial (403), not a form error."""
+    try:
+        return call()
+    except DomainPermissionDenied:
+        raise
+    except (ApplicationError, ValidationError) as error:
+        show(form, error)
+        return None

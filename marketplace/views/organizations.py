@@ -26,13 +26,14 @@ from marketplace.selectors.organizations import (
     invitation_list_pending,
     membership_get,
     membership_list,
+    organization_domain_claim_get,
     organization_event_list,
     organization_get,
     organization_list,
 )
 from marketplace.services import domain_control
 from marketplace.services import organizations as services
-from marketplace.views.errors import add_service_error, run_action
+from marketplace.views.errors import add_service_error, run_action, run_form_service
 
 
 def _user(request: HttpRequest) -> User:
@@ -149,17 +150,15 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
     elif request.method == "POST" and "claim_domain" in request.POST:
         domain_form = DomainClaimForm(request.POST)
         if domain_form.is_valid():
-            try:
-                claimed = domain_control.organization_claim_domain(
+            claimed = run_form_service(
+                domain_form,
+                lambda: domain_control.organization_claim_domain(
                     actor=user,
                     organization=organization,
                     domain=domain_form.cleaned_data["domain"],
-                )
-            except ApplicationError as error:
-                if isinstance(error, DomainPermissionDenied):
-                    raise
-                add_service_error(domain_form, error)
-            else:
+                ),
+            )
+            if claimed is not None:
                 messages.success(
                     request,
                     _(
@@ -180,6 +179,7 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
         )
     elif request.method == "POST":
         messages.error(request, _("The form sent was not recognised."))
+    domain_claim = organization_domain_claim_get(actor=user, organization=organization)
     return render(
         request,
         "marketplace/organizations/settings.html",
@@ -201,8 +201,8 @@ def organization_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "domain_form": domain_form,
             "domain_name": domain_control.domain_display(organization.domain),
             "domain_instructions": (
-                domain_control.domain_instructions(organization=organization)
-                if can_manage
+                domain_control.domain_instructions(organization=domain_claim)
+                if domain_claim is not None
                 else None
             ),
             "domain_reasons": domain_control.domain_check_reasons(

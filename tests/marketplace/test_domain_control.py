@@ -3,8 +3,10 @@ server on 127.0.0.1."""
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -14,26 +16,39 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.core.cache import cache
+from django.db import DatabaseError, IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from marketplace.exceptions import ApplicationError, Conflict, PermissionDenied
+from marketplace.exceptions import (
+    ApplicationError,
+    Conflict,
+    DomainCheckTooSoon,
+    PermissionDenied,
+)
 from marketplace.models import Membership, Organization, OrganizationEvent, User
 from marketplace.services import domain_control
 from marketplace.services.domain_control import (
-    DomainCheckTooSoon,
+    CHECK_COOLDOWN,
+    challenge_name,
     normalise_domain,
     organization_check_domain,
     organization_claim_domain,
+    organization_domain_recheck_due,
     organization_request_domain_check,
 )
 from marketplace.tasks import organization_check_domain as check_task
+from marketplace.tasks import organization_domain_recheck_due as recheck_task
 from tests.marketplace.factories import (
     MembershipFactory,
     OrganizationFactory,
     UserFactory,
 )
+from tests.slow_server import DRIPPING_BODY, DRIPPING_HEADERS, slow_server
 from tests.worker import celery_worker, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -1026,3 +1041,446 @@ def test_a_user_without_a_membership_of_that_org_gets_no_claim(
     api.force_authenticate(stranger)
     body = api.get(f"/api/v1/organizations/{owner.organization.slug}/").json()
     assert "domain_claim" not in body
+
+
+# --- Long domains -------------------------------------------------------------------
+
+
+def _long_domain(length: int) -> str:
+    """A valid domain name of the given length (at least 197 characters)."""
+    labels = ["a" * 63, "b" * 63, "c" * 63]
+    last = length - len(".".join(labels)) - len("..com")
+    return ".".join([*labels, "d" * last]) + ".com"
+
+
+def test_a_domain_whose_challenge_name_fits_in_dns_is_accepted() -> None:
+    domain = _long_domain(231)
+    assert normalise_domain(domain) == domain
+    assert len(challenge_name(domain)) == 253
+
+
+def test_a_domain_whose_challenge_name_would_not_fit_in_dns_is_refused() -> None:
+    # given: 232 characters, within DNS's 253, but not with _agentstore-challenge.
+    owner = MembershipFactory.create(role=Role.OWNER)
+    # when
+    with pytest.raises(ApplicationError) as caught:
+        organization_claim_domain(
+            actor=owner.user, organization=owner.organization, domain=_long_domain(232)
+        )
+    # then
+    assert caught.value.code == "invalid_domain"
+    (message,) = caught.value.details["domain"]
+    assert "_agentstore-challenge.<domain>" in message
+    assert "at most 231 characters" in message
+    owner.organization.refresh_from_db()
+    assert owner.organization.domain == ""
+
+
+def test_the_api_and_the_page_refuse_a_domain_too_long_to_prove(
+    api: APIClient, client: Client
+) -> None:
+    owner = MembershipFactory.create(role=Role.OWNER)
+    api.force_authenticate(owner.user)
+    response = api.put(
+        _domain_url(owner.organization), {"domain": _long_domain(240)}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_domain"
+    assert "at most 231" in response.json()["error"]["details"]["domain"][0]
+    client.force_login(owner.user)
+    page = client.post(
+        _settings_url(owner.organization),
+        {"claim_domain": "1", "domain": _long_domain(240)},
+    )
+    assert page.status_code == 400
+    assert "at most 231" in page.context["domain_form"].errors["domain"][0]
+
+
+def test_a_long_domain_claimed_before_the_rule_fails_for_good(zone: Zone) -> None:
+    # given: a claim stored before such domains were refused
+    owner = _claimed()
+    Organization.objects.filter(pk=owner.organization_id).update(
+        domain=_long_domain(240)
+    )
+    # when
+    result = organization_check_domain(organization_id=owner.organization_id)
+    # then: no record can exist there; nothing to retry
+    assert result is not None
+    assert result.reasons[0] == "txt_missing"
+    assert not result.transient
+    assert not any(len(name) > 253 for name, _type in zone.queries)
+
+
+# --- One deadline for the file ------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", [DRIPPING_HEADERS, DRIPPING_BODY])
+def test_a_web_server_that_drips_bytes_is_cut_off_at_the_timeout(
+    zone: Zone, settings: Any, prefix: bytes
+) -> None:
+    # given: a server that sends a byte every 50 ms, each well within the timeout
+    settings.DOMAIN_CHECK_TIMEOUT = 0.5
+    organization = _claimed().organization
+    zone.a(DOMAIN)
+    with slow_server(prefix=prefix) as port:
+        settings.DOMAIN_CHECK_HTTP_PORT = port
+        started = time.monotonic()
+        # when
+        result = organization_check_domain(organization_id=organization.pk)
+        elapsed = time.monotonic() - started
+    # then: the fetch as a whole stopped at the timeout
+    assert result is not None
+    assert result.reasons == ("txt_missing", "http_timeout")
+    assert result.transient
+    assert elapsed < 2
+    organization.refresh_from_db()
+    assert organization.domain_check_error == "txt_missing http_timeout"
+
+
+@pytest.mark.parametrize(
+    ("rdtype", "address"),
+    [
+        ("A", "10.1.2.3"),
+        ("AAAA", "::1"),
+        ("AAAA", "::ffff:127.0.0.1"),
+        ("AAAA", "64:ff9b::7f00:1"),
+        ("AAAA", "64:ff9b:1::a00:1"),
+        ("AAAA", "2002:7f00:1::1"),
+        ("AAAA", "fd00::1"),
+    ],
+)
+def test_a_domain_on_an_address_that_leads_inside_is_not_fetched(
+    zone: Zone, site: Site, settings: Any, rdtype: str, address: str
+) -> None:
+    # given: the file is right, but the domain has an address that leads inside
+    settings.DOMAIN_CHECK_ALLOW_PRIVATE = False
+    organization = _claimed().organization
+    zone.a(DOMAIN, "93.184.216.34")
+    zone.records.setdefault((DOMAIN, rdtype), []).append(address)
+    site.file(organization.domain_token)
+    # when
+    result = organization_check_domain(organization_id=organization.pk)
+    # then
+    assert result is not None
+    assert result.reasons == ("txt_missing", "address_not_allowed")
+    assert site.requests == []
+
+
+# --- One verified claim per domain --------------------------------------------------
+
+
+def test_the_database_allows_one_verified_claim_per_domain() -> None:
+    # given: two claims of one domain, one verified
+    first, second = _claimed(), _claimed()
+    Organization.objects.filter(pk=first.organization_id).update(
+        domain_verified_at=timezone.now()
+    )
+    # when / then
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Organization.objects.filter(pk=second.organization_id).update(
+            domain_verified_at=timezone.now()
+        )
+    # and other domains, and unverified claims of this one, are not affected
+    OrganizationFactory.create(domain=DOMAIN)
+    OrganizationFactory.create(domain="other.cn", domain_verified_at=timezone.now())
+
+
+def test_a_verification_the_database_refuses_is_recorded_as_taken(
+    zone: Zone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: two claims with their records, the first verified
+    first, second = _claimed(), _claimed()
+    name = f"_agentstore-challenge.{DOMAIN}"
+    for manager in (first, second):
+        zone.txt(name, f"agentstore-verification={manager.organization.domain_token}")
+    organization_check_domain(organization_id=first.organization_id)
+    # and the service's own look-up misses it (as a concurrent writer could)
+    monkeypatch.setattr(domain_control, "_taken", lambda **kwargs: False)
+    # when
+    result = organization_check_domain(organization_id=second.organization_id)
+    # then: the constraint's refusal is the clear outcome, not an error
+    assert result is not None
+    assert result.reasons == ("domain_taken",)
+    second.organization.refresh_from_db()
+    assert second.organization.domain_verified_at is None
+    assert second.organization.domain_check_error == "domain_taken"
+    (event,) = _events(second.organization, Action.DOMAIN_CHECK_FAILED)
+    assert event.payload["reasons"] == ["domain_taken"]
+    first.organization.refresh_from_db()
+    assert first.organization.domain_verified_at is not None
+
+
+# --- Checks that do not finish ------------------------------------------------------
+
+
+def _verified_by_txt(zone: Zone) -> Membership:
+    owner = _claimed()
+    zone.txt(
+        f"_agentstore-challenge.{DOMAIN}",
+        f"agentstore-verification={owner.organization.domain_token}",
+    )
+    organization_check_domain(organization_id=owner.organization_id)
+    owner.organization.refresh_from_db()
+    assert owner.organization.domain_verified_at is not None
+    return owner
+
+
+def test_a_check_stopped_by_the_soft_time_limit_records_a_transient_outcome(
+    zone: Zone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a verified claim, and a check that the soft time limit interrupts
+    organization = _verified_by_txt(zone).organization
+
+    def interrupted(**kwargs: Any) -> domain_control.DomainCheck:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(domain_control, "domain_probe", interrupted)
+    # when: the task runs (called directly, it does not retry)
+    verified = check_task(organization_id=organization.pk)
+    # then: the outcome is recorded, and the verification kept
+    assert verified is False
+    organization.refresh_from_db()
+    assert organization.domain_verified_at is not None
+    assert organization.domain_check_error == "check_timeout"
+    (event,) = _events(organization, Action.DOMAIN_CHECK_FAILED)
+    assert event.payload == {
+        "domain": DOMAIN,
+        "reasons": ["check_timeout"],
+        "withdrawn": False,
+    }
+    (reason,) = domain_control.domain_check_reasons(organization=organization)
+    assert "took too long" in reason
+
+
+def test_a_check_interrupted_in_a_worker_is_retried(
+    zone: Zone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: every attempt is interrupted
+    organization = _claimed().organization
+    attempts: list[str] = []
+
+    def interrupted(*, domain: str, token: str) -> domain_control.DomainCheck:
+        attempts.append(domain)
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(domain_control, "domain_probe", interrupted)
+    # when: run as a worker runs it (eagerly here, retries included)
+    check_task.apply(kwargs={"organization_id": organization.pk})
+    # then: the first attempt and three retries, each recorded
+    assert len(attempts) == 4
+    organization.refresh_from_db()
+    assert organization.domain_check_error == "check_timeout"
+
+
+def test_a_check_that_fails_for_good_leaves_an_outcome_on_the_claim(
+    zone: Zone, monkeypatch: pytest.MonkeyPatch, client: Client
+) -> None:
+    # given: a verified claim, and a check that breaks
+    owner = _verified_by_txt(zone)
+    organization = owner.organization
+
+    def broken(**kwargs: Any) -> domain_control.DomainCheck:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(domain_control, "domain_probe", broken)
+    # when: the worker runs the task
+    outcome = check_task.apply(
+        kwargs={"organization_id": organization.pk, "requested_by_id": owner.user.pk}
+    )
+    # then: the task failed, and its on_failure recorded that through the service
+    assert outcome.failed()
+    organization.refresh_from_db()
+    assert organization.domain_check_error == "check_failed"
+    assert organization.domain_verified_at is not None
+    client.force_login(owner.user)
+    html = client.get(_settings_url(organization)).content.decode()
+    assert "The check could not be completed." in html
+
+
+def test_a_failure_to_record_a_failed_check_does_not_hide_the_failure(
+    zone: Zone, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    organization = _claimed().organization
+
+    def broken(**kwargs: Any) -> domain_control.DomainCheck:
+        raise RuntimeError("broken")
+
+    def unrecorded(**kwargs: Any) -> None:
+        raise DatabaseError("down")
+
+    monkeypatch.setattr(domain_control, "domain_probe", broken)
+    monkeypatch.setattr(domain_control, "organization_domain_check_failed", unrecorded)
+    outcome = check_task.apply(kwargs={"organization_id": organization.pk})
+    assert outcome.failed()
+    assert isinstance(outcome.result, RuntimeError)
+    assert "Could not record the failed domain check" in caplog.text
+
+
+def test_a_failed_check_of_nothing_records_nothing() -> None:
+    organization = OrganizationFactory.create()
+    assert (
+        domain_control.organization_domain_check_failed(organization_id=organization.pk)
+        is None
+    )
+    organization.refresh_from_db()
+    assert organization.domain_checked_at is None
+
+
+# --- The cooldown -------------------------------------------------------------------
+
+
+def test_the_cooldown_is_kept_on_the_organisation_and_ends(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given: a check asked for
+    owner = _claimed()
+    with django_capture_on_commit_callbacks() as enqueued:
+        organization_request_domain_check(
+            actor=owner.user, organization=owner.organization
+        )
+    owner.organization.refresh_from_db()
+    assert owner.organization.domain_check_requested_at is not None
+    # when: asked again at once, with nothing in the cache
+    cache.clear()
+    with pytest.raises(DomainCheckTooSoon):
+        organization_request_domain_check(
+            actor=owner.user, organization=owner.organization
+        )
+    # then: once the cooldown has passed, another check may be asked for
+    Organization.objects.filter(pk=owner.organization_id).update(
+        domain_check_requested_at=timezone.now() - CHECK_COOLDOWN
+    )
+    with django_capture_on_commit_callbacks() as again:
+        organization_request_domain_check(
+            actor=owner.user, organization=owner.organization
+        )
+    assert (len(enqueued), len(again)) == (1, 1)
+
+
+# --- Re-checking verified domains ---------------------------------------------------
+
+
+def _verified(
+    domain: str, *, checked_days_ago: int, requested_minutes_ago: int | None = None
+) -> Organization:
+    now = timezone.now()
+    return OrganizationFactory.create(
+        domain=domain,
+        domain_token="a-token",
+        domain_verified_at=now - timedelta(days=400),
+        domain_checked_at=now - timedelta(days=checked_days_ago),
+        domain_check_requested_at=(
+            None
+            if requested_minutes_ago is None
+            else now - timedelta(minutes=requested_minutes_ago)
+        ),
+    )
+
+
+def test_the_recheck_enqueues_the_verified_domains_due_at_most_a_batch_a_run(
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given
+    settings.DOMAIN_RECHECK_DAYS = 30
+    oldest = _verified("a.cn", checked_days_ago=60)
+    due = _verified("b.cn", checked_days_ago=31)
+    older = _verified("c.cn", checked_days_ago=40)
+    _verified("d.cn", checked_days_ago=29)  # checked recently
+    _verified("e.cn", checked_days_ago=90, requested_minutes_ago=10)  # under way
+    OrganizationFactory.create(  # a claim, never verified
+        domain="f.cn",
+        domain_token="a-token",
+        domain_checked_at=timezone.now() - timedelta(days=90),
+    )
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(check_task, "delay", lambda **kwargs: sent.append(kwargs))
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        count = organization_domain_recheck_due(limit=2)
+    # then: the two checked longest ago, by no one
+    assert count == 2
+    assert sent == [
+        {"organization_id": oldest.pk, "requested_by_id": None},
+        {"organization_id": older.pk, "requested_by_id": None},
+    ]
+    # when: the next runs
+    with django_capture_on_commit_callbacks(execute=True):
+        assert organization_domain_recheck_due(limit=2) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert organization_domain_recheck_due(limit=2) == 0
+    # then: what was enqueued is not enqueued again while it runs
+    assert [item["organization_id"] for item in sent] == [oldest.pk, older.pk, due.pk]
+
+
+def test_a_recheck_whose_task_was_lost_is_enqueued_again_later(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    organization = _verified("a.cn", checked_days_ago=60, requested_minutes_ago=61)
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(check_task, "delay", lambda **kwargs: sent.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert organization_domain_recheck_due() == 1
+    assert sent == [{"organization_id": organization.pk, "requested_by_id": None}]
+
+
+def test_beat_runs_the_recheck_with_the_batch_setting(
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["recheck-verified-domains"]
+    assert (
+        entry["task"]
+        == recheck_task.name
+        == "marketplace.organization_domain_recheck_due"
+    )
+    settings.DOMAIN_RECHECK_BATCH = 1
+    _verified("a.cn", checked_days_ago=60)
+    _verified("b.cn", checked_days_ago=50)
+    monkeypatch.setattr(check_task, "delay", lambda **kwargs: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recheck_task() == 1
+
+
+def test_a_domain_whose_proof_is_gone_at_the_recheck_is_freed_for_another(
+    zone: Zone,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given: a verified claim last checked 31 days ago
+    holder = _verified_by_txt(zone)
+    Organization.objects.filter(pk=holder.organization_id).update(
+        domain_checked_at=timezone.now() - timedelta(days=31)
+    )
+    # and the domain changed hands: the record is gone, the new holder is refused
+    del zone.records[(f"_agentstore-challenge.{DOMAIN}", "TXT")]
+    newcomer = MembershipFactory.create(role=Role.OWNER)
+    with pytest.raises(Conflict):
+        organization_claim_domain(
+            actor=newcomer.user, organization=newcomer.organization, domain=DOMAIN
+        )
+    # when: beat's re-check runs, and the worker runs the check it enqueued
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(check_task, "delay", lambda **kwargs: sent.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recheck_task() == 1
+    check_task(**sent[0])
+    # then: the verification is withdrawn
+    holder.organization.refresh_from_db()
+    assert holder.organization.domain_verified_at is None
+    (event,) = _events(holder.organization, Action.DOMAIN_CHECK_FAILED)
+    assert event.payload["withdrawn"] is True
+    assert event.actor is None
+    # and the new holder claims and proves the domain
+    claimed = organization_claim_domain(
+        actor=newcomer.user, organization=newcomer.organization, domain=DOMAIN
+    )
+    zone.txt(
+        f"_agentstore-challenge.{DOMAIN}",
+        f"agentstore-verification={claimed.domain_token}",
+    )
+    result = organization_check_domain(organization_id=claimed.pk)
+    assert result is not None
+    assert result.verified

@@ -2,6 +2,7 @@
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,6 +15,7 @@ from marketplace.models import Agent, AgentVersion
 from marketplace.services.liveness import liveness_sweep, probe_url
 from marketplace.tasks import liveness_sweep as liveness_sweep_task
 from tests.marketplace.factories import AgentVersionFactory, declaration
+from tests.slow_server import DRIPPING_HEADERS, slow_server
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +113,70 @@ def test_the_sweep_is_bounded_and_takes_the_longest_unprobed_first(
     assert probed == {versions[0].agent_id, versions[1].agent_id}
     liveness_sweep(limit=1)
     assert Agent.objects.get(pk=versions[2].agent_id).liveness_checked_at is not None
+
+
+def _resolving_to(
+    monkeypatch: pytest.MonkeyPatch, *answers: str
+) -> list[tuple[str, int]]:
+    """The system's resolver answers each look-up with the next address (the last
+    one from then on), as a name under an attacker's control can; returns the
+    look-ups made."""
+    lookups: list[tuple[str, int]] = []
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        lookups.append((host, port))
+        address = answers[min(len(lookups), len(answers)) - 1]
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return lookups
+
+
+def test_the_probe_connects_to_the_address_it_checked(
+    card_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a name that resolves to the card server once, then elsewhere
+    port = int(card_server.rsplit(":", 1)[1])
+    lookups = _resolving_to(monkeypatch, "127.0.0.1", "10.255.255.1")
+    # when
+    result = probe_url(f"http://agent.example.com:{port}/a2a")
+    # then: one look-up, and the answer came from the address checked
+    assert (result.online, result.detail) == (True, "HTTP 200")
+    assert lookups == [("agent.example.com", port)]
+
+
+@pytest.mark.parametrize(
+    "address", ["10.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:a00:1::1"]
+)
+def test_a_name_on_an_address_that_leads_inside_is_not_probed(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    settings.LIVENESS_ALLOW_PRIVATE = False
+    _resolving_to(monkeypatch, address)
+    result = probe_url("https://agent.example.com/a2a")
+    assert (result.online, result.detail) == (False, "address not allowed")
+
+
+def test_an_endpoint_that_drips_bytes_is_offline_at_the_timeout(
+    settings: Any,
+) -> None:
+    # given: a server that sends a byte every 50 ms and never finishes its headers
+    settings.LIVENESS_TIMEOUT = 0.5
+    with slow_server(prefix=DRIPPING_HEADERS) as port:
+        started = time.monotonic()
+        # when
+        result = probe_url(f"http://127.0.0.1:{port}/a2a")
+        elapsed = time.monotonic() - started
+    # then
+    assert (result.online, result.detail) == (False, "TimeoutError")
+    assert elapsed < 2
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["ftp://agent.example.com/", "http:///a2a", "http://[::1/a2a", "http://a:99999/"],
+)
+def test_an_endpoint_that_is_not_an_http_url_is_offline(endpoint: str) -> None:
+    assert probe_url(endpoint) == probe_url("mailto:x@example.com")
+    assert probe_url(endpoint).detail == "not an http(s) URL"

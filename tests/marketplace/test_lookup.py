@@ -132,7 +132,7 @@ def test_the_api_answers_with_the_lookup_record(client: Client) -> None:
 
 
 def test_the_api_says_why_an_identifier_is_not_found() -> None:
-    api = APIClient()
+    api = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     quarantined = _published(status=Agent.Status.QUARANTINED)
 
     unknown = api.get(API, {"id": "did:web:testserver:agents:nobody:nothing"})
@@ -259,3 +259,20 @@ def test_the_lookup_record_names_the_publishers_standing(client: Client) -> None
     assert record["developer"]["profile"].endswith(
         reverse("publisher-detail", args=[publisher.slug])
     )
+
+
+def test_the_page_names_the_domain_the_publisher_proved_only(client: Client) -> None:
+    # given: a claim not yet proved
+    agent = _published(aic="1.2.156.3088.1.9")
+    publisher = agent.publisher
+    publisher.domain = "trips.example.com"
+    publisher.save()
+    url = reverse("agent-lookup")
+    html = client.get(url, {"id": "1.2.156.3088.1.9"}).content.decode()
+    assert "trips.example.com" not in html
+    # when: proved
+    publisher.domain_verified_at = timezone.now()
+    publisher.save()
+    html = client.get(url, {"id": "1.2.156.3088.1.9"}).content.decode()
+    # then
+    assert "Controls the domain trips.example.com" in html
