@@ -35,6 +35,13 @@ def invitation_send(*, invitation_id: int, **kwargs: Any) -> bool:
     return invitation_send(invitation_id=invitation_id)
 
 
+@_email_task("marketplace.notification_email")
+def notification_email(*, notification_id: int, **kwargs: Any) -> bool:
+    from marketplace.services.notifications import notification_email
+
+    return notification_email(notification_id=notification_id)
+
+
 @shared_task(
     name="marketplace.invitation_expire_due", soft_time_limit=60, time_limit=120
 )

@@ -150,6 +150,13 @@ class Agent(models.Model):
     rating_mean = models.FloatField(_("mean rating"), null=True, blank=True)
     # The Bayesian average the store sorts by: few ratings count for little.
     rating_score = models.FloatField(_("rating score"), default=0)
+    # How many visible reviews gave each number of stars, kept by the reviews
+    # service with each change (no recount on page views).
+    rating_1 = models.PositiveIntegerField(_("1-star ratings"), default=0)
+    rating_2 = models.PositiveIntegerField(_("2-star ratings"), default=0)
+    rating_3 = models.PositiveIntegerField(_("3-star ratings"), default=0)
+    rating_4 = models.PositiveIntegerField(_("4-star ratings"), default=0)
+    rating_5 = models.PositiveIntegerField(_("5-star ratings"), default=0)
     install_count = models.PositiveIntegerField(_("installs"), default=0)
     # The last liveness probe of the declared endpoint (a beat job).
     online = models.BooleanField(_("online"), null=True, blank=True)

@@ -1,0 +1,68 @@
+"""The in-site inbox, and the e-mail that follows each message.
+
+Messages are stored as message ids with parameters (mark them with
+``gettext_noop``) and translated when read, on the page in the reader's language and
+in the e-mail in the recipient's preferred one.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from config.site import absolute_url
+from marketplace.models import Notification, User
+
+
+@transaction.atomic
+def notification_create(
+    *,
+    user: User,
+    kind: str,
+    message: str,
+    params: dict[str, Any] | None = None,
+    link: str = "",
+) -> Notification:
+    """Put a message in the user's inbox and e-mail it once the transaction
+    commits."""
+    from marketplace.tasks import notification_email
+
+    notification = Notification.objects.create(
+        user=user, kind=kind, message=message, params=params or {}, link=link
+    )
+    notification_email.delay_on_commit(notification_id=notification.pk)  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
+    return notification
+
+
+def notification_email(*, notification_id: int) -> bool:
+    """E-mail a notification once, to a confirmed address. Returns whether it was
+    sent."""
+    notification = (
+        Notification.objects.select_related("user")
+        .filter(pk=notification_id, emailed_at=None)
+        .first()
+    )
+    if notification is None or not notification.user.email_verified:
+        return False
+    user = notification.user
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        context = {
+            "notification": notification,
+            "text": notification.text,
+            "url": absolute_url(notification.link) if notification.link else "",
+            "site_name": settings.SITE_NAME,
+        }
+        subject = render_to_string(
+            "marketplace/email/notification_subject.txt", context
+        ).strip()
+        body = render_to_string("marketplace/email/notification_body.txt", context)
+    # Send, then mark: a crash between the two sends the e-mail twice, never not at
+    # all.
+    send_mail(subject, body, None, [user.email])
+    Notification.objects.filter(pk=notification.pk, emailed_at=None).update(
+        emailed_at=timezone.now()
+    )
+    return True
