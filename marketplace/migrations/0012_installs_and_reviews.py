@@ -87,7 +87,7 @@ class Migration(migrations.Migration):
                 ('authority', models.CharField(max_length=20, verbose_name='decision authority')),
                 ('granted_at', models.DateTimeField(auto_now_add=True, verbose_name='granted')),
                 ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked')),
-                ('receipt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='grants', to='marketplace.consentreceipt', verbose_name='consent receipt')),
+                ('receipt', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='grants', to='marketplace.consentreceipt', verbose_name='consent receipt')),
                 ('install', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='grants', to='marketplace.install', verbose_name='install')),
             ],
             options={

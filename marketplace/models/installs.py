@@ -113,9 +113,11 @@ class Grant(models.Model):
     scope = models.CharField(_("scope"), max_length=100)
     # The decision authority the declaration gave the scope when it was granted.
     authority = models.CharField(_("decision authority"), max_length=20)
+    # RESTRICT, not PROTECT: a receipt outlives its grants, except when the whole
+    # install goes (its user deleted their account).
     receipt = models.ForeignKey(
         ConsentReceipt,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="grants",
         verbose_name=_("consent receipt"),
     )

@@ -330,6 +330,10 @@ def version_review(
         # The first approval gives the agent its ACPs identity code, if the operator
         # holds an arc; later approvals leave the code as it is.
         agent_assign_aic(agent=version.agent, actor=actor)
+        # Installs move to the new version only as far as their grants cover it.
+        from marketplace.services.installs import installs_on_new_version
+
+        installs_on_new_version(version=version)
     return version
 
 

@@ -9,7 +9,7 @@ from django.utils.translation import get_language, gettext
 
 from config.pagination import CappedPaginator
 from marketplace.forms import AgentSearchForm
-from marketplace.models import AgentVersion, Deployment, Domain
+from marketplace.models import AgentVersion, Deployment, Domain, User
 from marketplace.protocols.mcp import mcp_protocol
 from marketplace.selectors.agents import (
     agent_get,
@@ -18,6 +18,7 @@ from marketplace.selectors.agents import (
     domain_list,
     version_list,
 )
+from marketplace.selectors.installs import install_active_for_agent
 from marketplace.selectors.search import agent_search, search_facets
 
 PAGE_SIZE = 20
@@ -133,5 +134,10 @@ def agent_detail_page(request: HttpRequest, publisher: str, agent: str) -> HttpR
             "published": AgentVersion.State.PUBLISHED,
             "exported": exported,
             "speaks_mcp": exported is not None and mcp_protocol(exported) is not None,
+            "install": (
+                install_active_for_agent(user=request.user, agent=found)
+                if isinstance(request.user, User)
+                else None
+            ),
         },
     )

@@ -1,0 +1,284 @@
+"""Installs through the API: a user's installs and grants, install, revoke,
+uninstall, consent to an update; for agent runtimes, the token refresh; for
+publishers, token introspection (RFC 7662)."""
+
+import uuid
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.pagination import paginated_response
+from marketplace.api.permissions import IsAuthenticated
+from marketplace.auth import signed_in_user
+from marketplace.exceptions import NotFound
+from marketplace.models import Agent, Grant, Install
+from marketplace.ratelimit import allow, client_ip
+from marketplace.selectors.agents import agent_get, agent_visible
+from marketplace.selectors.installs import (
+    install_get,
+    install_list,
+    install_token_introspect,
+    pending_version,
+)
+from marketplace.services import installs as services
+from marketplace.tokens import IssuedToken
+
+# Token refreshes: per install (a runtime refreshes every few minutes) and per
+# client address (a runtime serves many installs), each within a minute.
+REFRESH_LIMIT_PER_INSTALL = 20
+REFRESH_LIMIT_PER_ADDRESS = 600
+REFRESH_WINDOW = 60
+
+
+def _scopes_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        max_length=100,
+        allow_empty=True,
+        help_text="The scopes granted: every required one, and the optional ones "
+        "chosen.",
+    )
+
+
+class GrantOutputSerializer(serializers.Serializer[Grant]):
+    scope = serializers.CharField()
+    authority = serializers.CharField()
+    granted_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class InstallOutputSerializer(serializers.Serializer[Install]):
+    id = serializers.UUIDField(source="public_id")
+    agent = serializers.CharField(source="agent.identifier")
+    publisher = serializers.CharField(source="agent.publisher.slug")
+    agent_slug = serializers.CharField(source="agent.slug")
+    agent_name = serializers.CharField(source="agent.name")
+    version = serializers.CharField(source="version.version")
+    state = serializers.CharField()
+    grants = GrantOutputSerializer(source="live_grants", many=True)
+    update_pending = serializers.SerializerMethodField(
+        help_text="The newer version waiting for the user's consent, if any."
+    )
+    created_at = serializers.DateTimeField()
+    uninstalled_at = serializers.DateTimeField(allow_null=True)
+
+    def get_update_pending(self, install: Install) -> str | None:
+        pending = pending_version(install)
+        return pending.version if pending is not None else None
+
+
+class InstallTokenOutputSerializer(serializers.Serializer[IssuedToken]):
+    access_token = serializers.CharField(source="token")
+    token_type = serializers.SerializerMethodField()
+    expires_in = serializers.IntegerField()
+    scope = serializers.CharField(source="claims.scope")
+    install_id = serializers.CharField(source="claims.install_id")
+
+    def get_token_type(self, token: IssuedToken) -> str:
+        return "Bearer"
+
+
+def _install(request: Request, public_id: uuid.UUID) -> Install:
+    return install_get(user=signed_in_user(request.user), public_id=public_id)
+
+
+def _agent(request: Request, publisher: str, agent: str) -> Agent:
+    found = agent_get(publisher=publisher, agent=agent)
+    if found is None or not agent_visible(user=request.user, agent=found):
+        raise NotFound(_("No such agent in the store."))
+    return found
+
+
+class InstallCollectionApi(APIView):
+    """GET: the caller's installs with their live grants; POST: install an agent,
+    granting the scopes listed (every required one). The answer carries the
+    install's refresh secret, shown this once, and a first token."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        publisher = serializers.SlugField()
+        agent = serializers.SlugField()
+        scopes = _scopes_field()
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        install = InstallOutputSerializer()
+        refresh_secret = serializers.CharField()
+        token = InstallTokenOutputSerializer()
+
+    @extend_schema(responses=InstallOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=install_list(user=signed_in_user(request.user)),
+            serializer_class=InstallOutputSerializer,
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = signed_in_user(request.user)
+        result = services.install_create(
+            user=user,
+            agent=_agent(
+                request, data.validated_data["publisher"], data.validated_data["agent"]
+            ),
+            granted_scopes=data.validated_data["scopes"],
+        )
+        body = self.OutputSerializer(
+            {
+                "install": install_get(user=user, public_id=result.install.public_id),
+                "refresh_secret": result.refresh_secret,
+                "token": result.token,
+            }
+        ).data
+        return Response(
+            body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"}
+        )
+
+
+class InstallDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=InstallOutputSerializer)
+    def get(self, request: Request, public_id: uuid.UUID) -> Response:
+        return Response(InstallOutputSerializer(_install(request, public_id)).data)
+
+
+class GrantRevokeApi(APIView):
+    """Revoke one scope of an install, at once (a required one too: the agent then
+    loses it)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=InstallOutputSerializer)
+    def post(self, request: Request, public_id: uuid.UUID, scope: str) -> Response:
+        user = signed_in_user(request.user)
+        install = _install(request, public_id)
+        services.grant_revoke(actor=user, install=install, scope=scope)
+        return Response(
+            InstallOutputSerializer(install_get(user=user, public_id=public_id)).data
+        )
+
+
+class InstallUninstallApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=InstallOutputSerializer)
+    def post(self, request: Request, public_id: uuid.UUID) -> Response:
+        user = signed_in_user(request.user)
+        services.install_uninstall(actor=user, install=_install(request, public_id))
+        return Response(
+            InstallOutputSerializer(install_get(user=user, public_id=public_id)).data
+        )
+
+
+class InstallConsentApi(APIView):
+    """Consent to the agent's latest version: the scopes listed are granted (every
+    required one), the others revoked."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        scopes = _scopes_field()
+
+    @extend_schema(request=InputSerializer, responses=InstallOutputSerializer)
+    def post(self, request: Request, public_id: uuid.UUID) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = signed_in_user(request.user)
+        services.install_consent(
+            actor=user,
+            install=_install(request, public_id),
+            granted_scopes=data.validated_data["scopes"],
+        )
+        return Response(
+            InstallOutputSerializer(install_get(user=user, public_id=public_id)).data
+        )
+
+
+class InstallTokenApi(APIView):
+    """For an agent's runtime: a new install token, carrying the scopes granted now,
+    for the install's id and refresh secret. No user session."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        install_id = serializers.CharField(max_length=100)
+        refresh_secret = serializers.CharField(max_length=200, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses=InstallTokenOutputSerializer)
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        install_id = data.validated_data["install_id"]
+        if not allow(
+            action="install-token-address",
+            subject=client_ip(request._request),
+            limit=REFRESH_LIMIT_PER_ADDRESS,
+            window=REFRESH_WINDOW,
+        ) or not allow(
+            action="install-token",
+            subject=install_id,
+            limit=REFRESH_LIMIT_PER_INSTALL,
+            window=REFRESH_WINDOW,
+        ):
+            raise Throttled(
+                wait=REFRESH_WINDOW,
+                detail=_("Too many token requests; wait a minute and retry."),
+            )
+        token = services.install_token_refresh(
+            install_id=install_id,
+            refresh_secret=data.validated_data["refresh_secret"],
+        )
+        return Response(
+            InstallTokenOutputSerializer(token).data,
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+
+class InstallIntrospectApi(APIView):
+    """Token introspection (RFC 7662), form-encoded ``token=…``, for members of the
+    publisher of the token's agent: whether the token is active and which of its
+    scopes are still granted. Anyone else learns ``{"active": false}``."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [FormParser, JSONParser]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        token = serializers.CharField(trim_whitespace=True)
+        token_type_hint = serializers.CharField(required=False, allow_blank=True)
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        active = serializers.BooleanField()
+        scope = serializers.CharField(required=False)
+        client_id = serializers.CharField(required=False)
+        aud = serializers.CharField(required=False)
+        sub = serializers.CharField(required=False)
+        iss = serializers.CharField(required=False)
+        exp = serializers.IntegerField(required=False)
+        iat = serializers.IntegerField(required=False)
+        jti = serializers.CharField(required=False)
+        token_type = serializers.CharField(required=False)
+        install_id = serializers.CharField(required=False)
+        scopes = serializers.DictField(child=serializers.BooleanField(), required=False)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        answer = install_token_introspect(
+            caller=request.user, token=data.validated_data["token"]
+        )
+        return Response(dict(answer), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,492 @@
+"""Installs, with the user's informed consent.
+
+The rules, in one place:
+
+- A user with a confirmed e-mail address installs a listed agent (published, not
+  quarantined) once at a time, if the age they declared reaches its age rating.
+- They grant every required scope of the latest published version and choose the
+  optional ones; the install records the version, a consent receipt, one grant per
+  scope and an event. Nothing else is ever granted without a new consent.
+- The runtime proves the install with a short-lived token (``marketplace.tokens``)
+  that it refreshes with the install's secret; a token carries the scopes live when
+  it was issued, and introspection says which are live now.
+- A new version whose required scopes the grants already cover (and that lets the
+  agent do no more on its own) moves the install along; otherwise the install stays
+  on its version and the user is asked to consent. Scopes the new version no longer
+  asks for are revoked.
+- The user revokes any scope at any time and uninstalls; both take effect at once.
+"""
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from marketplace.exceptions import (
+    Conflict,
+    InstallNotAllowed,
+    InvalidConsent,
+    InvalidRefreshSecret,
+    NotFound,
+)
+from marketplace.models import (
+    Agent,
+    AgentVersion,
+    ConsentReceipt,
+    Grant,
+    Install,
+    InstallEvent,
+    Notification,
+    User,
+)
+from marketplace.selectors.installs import (
+    AUTHORITY_RANK,
+    MINIMUM_AGE,
+    Permission,
+    age_of,
+    consent_rows,
+    declared_permissions,
+    live_grants_prefetch,
+)
+from marketplace.services.notifications import notification_create
+from marketplace.tokens import IssuedToken, install_token_issue
+
+State = Install.State
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """A new install, with the secret its runtime refreshes tokens with (shown this
+    once: only its digest is kept) and a first token."""
+
+    install: Install
+    refresh_secret: str
+    token: IssuedToken
+
+
+def _event(
+    *, install: Install, actor: User | None, action: str, **payload: Any
+) -> None:
+    InstallEvent.objects.create(
+        install=install, actor=actor, action=action, payload=payload
+    )
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _live_scopes(install: Install) -> list[str]:
+    return list(
+        Grant.objects.filter(install=install, revoked_at=None)
+        .order_by("scope")
+        .values_list("scope", flat=True)
+    )
+
+
+def _token(install: Install, scopes: list[str]) -> IssuedToken:
+    return install_token_issue(
+        install_id=str(install.public_id),
+        audience=install.agent.identifier,
+        scopes=scopes,
+    )
+
+
+def install_check_allowed(*, user: User, agent: Agent) -> None:
+    """Refuses (with the reason, for the user) when ``user`` may not install
+    ``agent``: an unconfirmed e-mail address, an agent not in the store, or an age
+    rating above the age the user declared."""
+    if not user.email_verified:
+        raise InstallNotAllowed(
+            _(
+                "Confirm your e-mail address first: open the link we sent to "
+                "%(email)s, then install the agent."
+            )
+            % {"email": user.email},
+            code="email_not_verified",
+        )
+    if not agent.is_listed:
+        raise Conflict(
+            _(
+                "This agent is not in the store at the moment, so it cannot be "
+                "installed."
+            ),
+            code="agent_not_installable",
+        )
+    minimum = MINIMUM_AGE.get(agent.age_rating, 18)
+    if not minimum:
+        return
+    age = age_of(user, year=timezone.localdate().year)
+    if age is None:
+        raise InstallNotAllowed(
+            _(
+                "This agent is rated %(rating)s. Declare your year of birth on your "
+                "profile to install it."
+            )
+            % {"rating": agent.get_age_rating_display()},
+            code="birth_year_missing",
+        )
+    if age < minimum:
+        raise InstallNotAllowed(
+            _(
+                "This agent is rated %(rating)s: by the year of birth you declared, "
+                "you are not old enough to install it."
+            )
+            % {"rating": agent.get_age_rating_display()},
+            code="age_rating",
+        )
+
+
+def _choose(
+    permissions: list[Permission], granted_scopes: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """The scopes granted and declined, in the declaration's order; refuses scopes
+    the declaration does not ask for and required scopes left out."""
+    chosen = set(granted_scopes)
+    declared = {permission.scope for permission in permissions}
+    unknown = sorted(chosen - declared)
+    if unknown:
+        message = _("The agent does not ask for %(scopes)s.") % {
+            "scopes": ", ".join(unknown)
+        }
+        raise InvalidConsent(
+            message, code="unknown_scope", details={"scopes": [message]}
+        )
+    missing = [p.scope for p in permissions if p.required and p.scope not in chosen]
+    if missing:
+        message = _(
+            "The agent cannot work without %(scopes)s: grant every required "
+            "permission, or do not install it."
+        ) % {"scopes": ", ".join(missing)}
+        raise InvalidConsent(
+            message, code="required_scope_missing", details={"scopes": [message]}
+        )
+    granted = [p.scope for p in permissions if p.scope in chosen]
+    declined = [p.scope for p in permissions if p.scope not in chosen]
+    return granted, declined
+
+
+def _receipt(
+    *,
+    install: Install,
+    version: AgentVersion,
+    agent: Agent,
+    granted: list[str],
+    declined: list[str],
+) -> ConsentReceipt:
+    return ConsentReceipt.objects.create(
+        install=install,
+        version=version,
+        declaration_digest=version.declaration_digest,
+        granted=granted,
+        declined=declined,
+        terms_url=agent.terms_url,
+        privacy_policy_url=agent.privacy_policy_url,
+    )
+
+
+def _grant(
+    *,
+    install: Install,
+    receipt: ConsentReceipt,
+    permissions: list[Permission],
+    scopes: Iterable[str],
+) -> None:
+    authority = {p.scope: p.authority for p in permissions}
+    Grant.objects.bulk_create(
+        Grant(install=install, scope=scope, authority=authority[scope], receipt=receipt)
+        for scope in scopes
+    )
+
+
+@transaction.atomic
+def install_create(
+    *, user: User, agent: Agent, granted_scopes: Iterable[str]
+) -> InstallResult:
+    """Install the latest published version of ``agent`` for ``user``, granting
+    ``granted_scopes`` (every required scope, and the optional ones chosen)."""
+    agent = Agent.objects.select_related("publisher", "latest_version").get(pk=agent.pk)
+    install_check_allowed(user=user, agent=agent)
+    version = agent.latest_version
+    assert version is not None  # a listed agent has one  # noqa: S101
+    permissions = declared_permissions(version)
+    granted, declined = _choose(permissions, granted_scopes)
+    already = _("You have installed this agent already; manage it under My installs.")
+    if Install.objects.filter(user=user, agent=agent, state=State.ACTIVE).exists():
+        raise Conflict(already, code="already_installed")
+    refresh_secret = secrets.token_urlsafe(32)
+    install = Install(
+        user=user,
+        agent=agent,
+        version=version,
+        refresh_secret_hash=secret_digest(refresh_secret),
+    )
+    try:
+        with transaction.atomic():
+            install.save(force_insert=True)
+    except IntegrityError:  # a concurrent install won the race
+        raise Conflict(already, code="already_installed") from None
+    receipt = _receipt(
+        install=install,
+        version=version,
+        agent=agent,
+        granted=granted,
+        declined=declined,
+    )
+    _grant(install=install, receipt=receipt, permissions=permissions, scopes=granted)
+    _event(
+        install=install,
+        actor=user,
+        action="installed",
+        version=version.version,
+        granted=granted,
+        declined=declined,
+    )
+    Agent.objects.filter(pk=agent.pk).update(install_count=F("install_count") + 1)
+    return InstallResult(
+        install=install,
+        refresh_secret=refresh_secret,
+        token=_token(install, granted),
+    )
+
+
+def install_token_refresh(*, install_id: str, refresh_secret: str) -> IssuedToken:
+    """A new token for an active install, carrying the scopes live now. The caller
+    proves the install with its secret; whether the install is unknown, the secret
+    wrong or the install gone is not told apart."""
+    install: Install | None = None
+    try:
+        public_id = uuid.UUID(str(install_id))
+    except ValueError:
+        public_id = None
+    if public_id is not None:
+        install = (
+            Install.objects.select_related("agent__publisher")
+            .filter(public_id=public_id)
+            .first()
+        )
+    expected = install.refresh_secret_hash if install is not None else "0" * 64
+    matches = hmac.compare_digest(secret_digest(refresh_secret), expected)
+    if install is None or not matches or install.state != State.ACTIVE:
+        raise InvalidRefreshSecret(
+            _(
+                "The install id or its refresh secret is not valid, or the agent was "
+                "uninstalled."
+            )
+        )
+    return _token(install, _live_scopes(install))
+
+
+def _own_active_install(*, actor: User, install: Install) -> Install:
+    """The install, locked, if it is the actor's (another user's is not found) and
+    still installed."""
+    locked = (
+        Install.objects.select_for_update().filter(pk=install.pk, user=actor).first()
+    )
+    if locked is None:
+        raise NotFound()
+    if locked.state != State.ACTIVE:
+        raise Conflict(
+            _("This agent is uninstalled; it holds no permissions any more."),
+            code="uninstalled",
+        )
+    return locked
+
+
+@transaction.atomic
+def grant_revoke(*, actor: User, install: Install, scope: str) -> Grant:
+    """Take one scope away from the install, at once. A required scope may go too:
+    the agent then works without it (or not at all)."""
+    install = _own_active_install(actor=actor, install=install)
+    grant = Grant.objects.filter(install=install, scope=scope, revoked_at=None).first()
+    if grant is None:
+        raise NotFound(
+            _("The agent holds no permission %(scope)s.") % {"scope": scope},
+            code="scope_not_granted",
+        )
+    now = timezone.now()
+    Grant.objects.filter(pk=grant.pk, revoked_at=None).update(revoked_at=now)
+    grant.revoked_at = now
+    required = any(
+        p.scope == scope and p.required
+        for p in declared_permissions(AgentVersion.objects.get(pk=install.version_id))
+    )
+    _event(
+        install=install,
+        actor=actor,
+        action="scope_revoked",
+        scope=scope,
+        required=required,
+    )
+    return grant
+
+
+@transaction.atomic
+def install_uninstall(*, actor: User, install: Install) -> Install:
+    """Uninstall: every grant is revoked and the install's tokens stop working at
+    once."""
+    install = _own_active_install(actor=actor, install=install)
+    now = timezone.now()
+    Install.objects.filter(pk=install.pk, state=State.ACTIVE).update(
+        state=State.UNINSTALLED, uninstalled_at=now, updated_at=now
+    )
+    revoked = _live_scopes(install)
+    Grant.objects.filter(install=install, revoked_at=None).update(revoked_at=now)
+    Agent.objects.filter(pk=install.agent_id, install_count__gt=0).update(
+        install_count=F("install_count") - 1
+    )
+    _event(install=install, actor=actor, action="uninstalled", revoked=revoked)
+    install.refresh_from_db()
+    return install
+
+
+@transaction.atomic
+def install_consent(
+    *, actor: User, install: Install, granted_scopes: Iterable[str]
+) -> Install:
+    """Consent to the agent's latest published version: a new receipt, grants for
+    the scopes newly chosen (and for those whose authority changed), revocation of
+    the scopes declined or no longer asked for, and the install moves to the
+    version."""
+    install = _own_active_install(actor=actor, install=install)
+    agent = Agent.objects.select_related("publisher", "latest_version").get(
+        pk=install.agent_id
+    )
+    if not agent.is_listed:
+        raise Conflict(
+            _("This agent is not in the store at the moment; try again later."),
+            code="agent_not_installable",
+        )
+    version = agent.latest_version
+    assert version is not None  # a listed agent has one  # noqa: S101
+    permissions = declared_permissions(version)
+    granted, declined = _choose(permissions, granted_scopes)
+    authority = {p.scope: p.authority for p in permissions}
+    live = {
+        grant.scope: grant
+        for grant in Grant.objects.filter(install=install, revoked_at=None)
+    }
+    # Kept as they are: chosen again with the same authority. Everything else live
+    # is revoked, and what is chosen and not kept is granted anew.
+    kept = {
+        scope
+        for scope in granted
+        if scope in live and live[scope].authority == authority[scope]
+    }
+    revoked = sorted(scope for scope in live if scope not in kept)
+    now = timezone.now()
+    Grant.objects.filter(install=install, revoked_at=None, scope__in=revoked).update(
+        revoked_at=now
+    )
+    receipt = _receipt(
+        install=install,
+        version=version,
+        agent=agent,
+        granted=granted,
+        declined=declined,
+    )
+    _grant(
+        install=install,
+        receipt=receipt,
+        permissions=permissions,
+        scopes=[scope for scope in granted if scope not in kept],
+    )
+    previous = AgentVersion.objects.get(pk=install.version_id)
+    Install.objects.filter(pk=install.pk).update(version=version, updated_at=now)
+    _event(
+        install=install,
+        actor=actor,
+        action="consented",
+        from_version=previous.version,
+        to_version=version.version,
+        granted=granted,
+        declined=declined,
+        revoked=revoked,
+    )
+    install.refresh_from_db()
+    return install
+
+
+@transaction.atomic
+def installs_on_new_version(*, version: AgentVersion) -> None:
+    """After ``version`` is published: move along the installs whose grants already
+    cover it, and ask the users of the others to consent. Called inside the
+    publishing transaction."""
+    agent = Agent.objects.select_related("publisher").get(pk=version.agent_id)
+    if agent.latest_version_id != version.pk:
+        return
+    installs = (
+        Install.objects.filter(agent=agent, state=State.ACTIVE)
+        .exclude(version=version)
+        .select_related("user", "version")
+        .prefetch_related(live_grants_prefetch())
+    )
+    now = timezone.now()
+    for install in installs:
+        rows, dropped = consent_rows(install=install, version=version)
+        if any(row.needs_consent for row in rows):
+            _ask_consent(install=install, version=version, agent=agent)
+            continue
+        moved = Install.objects.filter(
+            pk=install.pk, state=State.ACTIVE, version_id=install.version_id
+        ).update(version=version, updated_at=now)
+        if not moved:
+            continue
+        Grant.objects.filter(pk__in=[grant.pk for grant in dropped]).update(
+            revoked_at=now
+        )
+        # A scope whose authority the new version lowers is held with the lower
+        # one: the grant says what the agent may do now.
+        live: dict[str, Grant] = {
+            grant.scope: grant
+            for grant in install.live_grants  # type: ignore[attr-defined]  # prefetched to_attr
+        }
+        for row in rows:
+            grant = live.get(row.permission.scope)
+            if grant is not None and AUTHORITY_RANK.get(
+                row.permission.authority, 0
+            ) < AUTHORITY_RANK.get(grant.authority, 0):
+                Grant.objects.filter(pk=grant.pk).update(
+                    authority=row.permission.authority
+                )
+        _event(
+            install=install,
+            actor=None,
+            action="updated",
+            from_version=install.version.version,
+            to_version=version.version,
+            revoked=[grant.scope for grant in dropped],
+        )
+
+
+def _ask_consent(*, install: Install, version: AgentVersion, agent: Agent) -> None:
+    _event(
+        install=install,
+        actor=None,
+        action="consent_requested",
+        version=version.version,
+    )
+    notification_create(
+        user=install.user,
+        kind=Notification.Kind.CONSENT_NEEDED,
+        message=gettext_noop(
+            "%(agent)s %(version)s asks for permissions you have not granted. Until "
+            "you agree, it keeps only what you granted to version %(current)s."
+        ),
+        params={
+            "agent": agent.name,
+            "version": version.version,
+            "current": install.version.version,
+        },
+        link=reverse("install-update", kwargs={"public_id": install.public_id}),
+    )
