@@ -66,3 +66,16 @@ def notification_email(*, notification_id: int) -> bool:
         emailed_at=timezone.now()
     )
     return True
+
+
+@transaction.atomic
+def notification_mark_read(
+    *, user: User, notification_ids: list[int] | None = None
+) -> int:
+    """Mark the user's notifications read: those of ``notification_ids``, or all of
+    them when it is None. Another user's ids are left alone. Returns how many were
+    unread."""
+    unread = Notification.objects.filter(user=user, read_at=None)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=notification_ids)
+    return unread.update(read_at=timezone.now())

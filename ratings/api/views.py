@@ -1,0 +1,226 @@
+"""Misconduct reports through the API: send one (JSON, or multipart with files),
+read your own, and, for the operator's reviewers, move them."""
+
+import uuid
+from typing import Any
+
+from django.http import FileResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.pagination import paginated_response
+from marketplace.api.permissions import IsAuthenticated
+from marketplace.auth import signed_in_user
+from marketplace.exceptions import NotFound
+from ratings.models import MisconductReport, ReportEvent, ReportEvidence
+from ratings.selectors import (
+    report_evidence_get,
+    report_get,
+    report_list_for_reporter,
+    report_target,
+)
+from ratings.services import (
+    DESCRIPTION_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    report_submit,
+    report_transition,
+)
+
+
+def _report(request: Request, public_id: uuid.UUID) -> MisconductReport:
+    report = report_get(public_id=public_id, user=request.user)
+    if report is None:
+        raise NotFound()
+    return report
+
+
+class ReportOutputSerializer(serializers.Serializer[MisconductReport]):
+    public_id = serializers.UUIDField()
+    publisher = serializers.CharField(source="publisher.slug")
+    agent = serializers.SerializerMethodField()
+    category = serializers.CharField()
+    description = serializers.CharField()
+    evidence_links = serializers.ListField(child=serializers.CharField())
+    state = serializers.CharField()
+    body = serializers.CharField(source="body.slug", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_agent(self, report: MisconductReport) -> str | None:
+        """``<publisher>/<agent>``, or null for a report about the publisher."""
+        if report.agent is None:
+            return None
+        return f"{report.agent.publisher.slug}/{report.agent.slug}"
+
+
+class EvidenceOutputSerializer(serializers.Serializer[ReportEvidence]):
+    id = serializers.IntegerField()
+    original_name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class EventOutputSerializer(serializers.Serializer[ReportEvent]):
+    from_state = serializers.CharField()
+    to_state = serializers.CharField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ReportDetailOutputSerializer(ReportOutputSerializer):
+    evidence = EvidenceOutputSerializer(many=True, source="evidence.all")
+    events = EventOutputSerializer(many=True, source="events.all")
+
+
+class ReportCollectionApi(APIView):
+    """GET: the reports the caller sent, newest first. POST: a report about a
+    publisher (``publisher``) or one of its agents (``agent``:
+    ``<publisher>/<agent>``), as JSON, or as multipart with up to five ``files``
+    (PNG, JPEG, PDF or UTF-8 text)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        agent = serializers.CharField(required=False, max_length=120)
+        publisher = serializers.SlugField(required=False, max_length=60)
+        category = serializers.ChoiceField(choices=MisconductReport.Category.choices)
+        description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
+        evidence_links = serializers.ListField(
+            child=serializers.CharField(max_length=2000, allow_blank=True),
+            required=False,
+            default=list,
+        )
+        files = serializers.ListField(
+            child=serializers.FileField(allow_empty_file=True),
+            required=False,
+            default=list,
+        )
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if bool(attrs.get("agent")) == bool(attrs.get("publisher")):
+                raise serializers.ValidationError(
+                    _("Give either the agent or the publisher the report is about.")
+                )
+            return attrs
+
+    @extend_schema(responses=ReportOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=report_list_for_reporter(user=signed_in_user(request.user)),
+            serializer_class=ReportOutputSerializer,
+        )
+
+    @extend_schema(
+        request={
+            "application/json": InputSerializer,
+            "multipart/form-data": InputSerializer,
+        },
+        responses={201: ReportDetailOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        user = signed_in_user(request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        target = report_target(
+            user=user,
+            agent=fields.get("agent", ""),
+            publisher=fields.get("publisher", ""),
+        )
+        if target is None:
+            field = "agent" if fields.get("agent") else "publisher"
+            raise serializers.ValidationError(
+                {field: [_("There is no such agent or publisher.")]}
+            )
+        publisher, agent = target
+        report = report_submit(
+            reporter=user,
+            publisher=publisher,
+            agent=agent,
+            category=fields["category"],
+            description=fields["description"],
+            evidence_links=fields["evidence_links"],
+            files=fields["files"],
+        )
+        return Response(
+            ReportDetailOutputSerializer(report).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ReportDetailApi(APIView):
+    """A report with its evidence and history: for its reporter and the operator's
+    reviewers (404 for anyone else)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=ReportDetailOutputSerializer)
+    def get(self, request: Request, public_id: uuid.UUID) -> Response:
+        return Response(ReportDetailOutputSerializer(_report(request, public_id)).data)
+
+
+class ReportEvidenceDownloadApi(APIView):
+    """One evidence file of a report, as it was uploaded."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(
+        self, request: Request, public_id: uuid.UUID, evidence_id: int
+    ) -> FileResponse:
+        evidence = report_evidence_get(
+            report=_report(request, public_id), evidence_id=evidence_id
+        )
+        if evidence is None:
+            raise NotFound()
+        try:
+            handle = evidence.file.open("rb")
+        except FileNotFoundError:
+            raise NotFound() from None
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=evidence.original_name,
+            content_type=evidence.content_type,
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class ReportTransitionApi(APIView):
+    """Move a report (the operator's reviewers: to ``triaged`` or ``dismissed``,
+    with a ``note`` when dismissing). ``expected_state``, if given, is the state
+    the caller saw: the move fails with 409 if the report has moved since."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        to = serializers.ChoiceField(choices=MisconductReport.State.choices)
+        note = serializers.CharField(
+            required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH
+        )
+        expected_state = serializers.ChoiceField(
+            choices=MisconductReport.State.choices, required=False
+        )
+
+    @extend_schema(request=InputSerializer, responses=ReportDetailOutputSerializer)
+    def post(self, request: Request, public_id: uuid.UUID) -> Response:
+        user = signed_in_user(request.user)
+        report = _report(request, public_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        if "expected_state" in fields:
+            report.state = fields["expected_state"]
+        moved = report_transition(
+            report=report, to=fields["to"], actor=user, note=fields["note"]
+        )
+        return Response(ReportDetailOutputSerializer(moved).data)
