@@ -19,12 +19,14 @@ admin.site.site_title = _("Agent Store administration")
 api_urlpatterns: list[URLPattern | URLResolver] = [
     path("", ApiRootApi.as_view(), name="api-root"),
     path("", include("marketplace.api.urls")),
+    path("", include("ratings.api.urls")),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("marketplace.urls")),
+    path("", include("ratings.urls")),
     path("api/v1/", include(api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file, so that no inline

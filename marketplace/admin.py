@@ -13,14 +13,25 @@ from marketplace.models import (
     AgentEvent,
     AgentVersion,
     CheckResult,
+    ConsentReceipt,
     Domain,
+    Grant,
+    Install,
+    InstallEvent,
     Invitation,
     Membership,
+    Notification,
     Organization,
     OrganizationEvent,
     ProhibitedClaim,
     PublisherKey,
+    Review,
     ReviewDecision,
+    ReviewEvent,
+    ReviewFlag,
+    ReviewReply,
+    ReviewRevision,
+    ReviewSignal,
     User,
 )
 from marketplace.services.organizations import invitation_revoke, organization_update
@@ -270,3 +281,127 @@ class PublisherKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[PublisherKey]):
     list_filter = ["revoked_at"]
     search_fields = ["organization__name", "organization__slug", "kid", "label"]
     list_select_related = ["organization"]
+
+
+class GrantInline(ReadOnlyAdminMixin, admin.TabularInline[Grant, Install]):
+    model = Grant
+    extra = 0
+    fields = ["scope", "authority", "granted_at", "revoked_at"]
+    readonly_fields = ["scope", "authority", "granted_at", "revoked_at"]
+
+
+@admin.register(Install)
+class InstallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Install]):
+    """Installs change only through their users' consent (the installs service)."""
+
+    list_display = ["public_id", "user", "agent", "version", "state", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["public_id", "user__username", "agent__slug", "agent__name"]
+    list_select_related = ["user", "agent__publisher", "version"]
+    exclude = ["refresh_secret_hash"]
+    inlines = [GrantInline]
+
+
+@admin.register(ConsentReceipt)
+class ConsentReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ConsentReceipt]):
+    list_display = ["public_id", "install", "version", "created_at"]
+    search_fields = ["public_id", "install__public_id", "install__user__username"]
+    list_select_related = ["install__user", "install__agent__publisher", "version"]
+
+
+@admin.register(Grant)
+class GrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Grant]):
+    list_display = ["install", "scope", "authority", "granted_at", "revoked_at"]
+    list_filter = ["authority"]
+    search_fields = ["scope", "install__public_id", "install__user__username"]
+    list_select_related = ["install__user", "install__agent__publisher"]
+
+
+@admin.register(InstallEvent)
+class InstallEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[InstallEvent]):
+    list_display = ["created_at", "install", "action", "actor"]
+    list_filter = ["action"]
+    search_fields = ["install__public_id", "actor__username"]
+    list_select_related = ["install__user", "install__agent__publisher", "actor"]
+    date_hierarchy = "created_at"
+
+
+class ReviewRevisionInline(
+    ReadOnlyAdminMixin, admin.TabularInline[ReviewRevision, Review]
+):
+    model = ReviewRevision
+    extra = 0
+    fields = ["written_at", "version", "stars", "title", "body"]
+    readonly_fields = ["written_at", "version", "stars", "title", "body"]
+
+
+class ReviewFlagInline(ReadOnlyAdminMixin, admin.TabularInline[ReviewFlag, Review]):
+    model = ReviewFlag
+    extra = 0
+    fields = ["user", "reason", "note", "created_at", "resolved_at"]
+    readonly_fields = ["user", "reason", "note", "created_at", "resolved_at"]
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Review]):
+    """Reviews change through their authors and the moderators' queue
+    (/review/moderation/), which keep the agents' ratings and the audit trail."""
+
+    list_display = ["agent", "user", "stars", "title", "state", "open_flags"]
+    list_filter = ["state", "stars"]
+    search_fields = ["title", "user__username", "agent__slug", "agent__name"]
+    list_select_related = ["agent__publisher", "user"]
+    date_hierarchy = "created_at"
+    inlines = [ReviewRevisionInline, ReviewFlagInline]
+
+
+@admin.register(ReviewRevision)
+class ReviewRevisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ReviewRevision]):
+    list_display = ["review", "stars", "title", "written_at", "created_at"]
+    search_fields = ["title", "review__user__username", "review__agent__slug"]
+    list_select_related = ["review__agent__publisher", "review__user"]
+
+
+@admin.register(ReviewReply)
+class ReviewReplyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ReviewReply]):
+    list_display = ["review", "publisher", "author", "updated_at"]
+    search_fields = ["publisher__slug", "author__username", "body"]
+    list_select_related = ["review__user", "review__agent__publisher", "publisher"]
+
+
+@admin.register(ReviewFlag)
+class ReviewFlagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ReviewFlag]):
+    list_display = ["review", "user", "reason", "created_at", "resolved_at"]
+    list_filter = ["reason", "resolved_at"]
+    search_fields = ["user__username", "note", "review__agent__slug"]
+    list_select_related = ["review__user", "review__agent__publisher", "user"]
+
+
+@admin.register(ReviewEvent)
+class ReviewEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ReviewEvent]):
+    list_display = ["created_at", "review", "action", "from_state", "to_state", "actor"]
+    list_filter = ["action", "to_state"]
+    search_fields = ["review__agent__slug", "actor__username", "reason"]
+    list_select_related = ["review__user", "review__agent__publisher", "actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ReviewSignal)
+class ReviewSignalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ReviewSignal]):
+    """Computed every hour by marketplace.review_signals_compute."""
+
+    list_display = ["agent", "kind", "score", "computed_at"]
+    list_filter = ["kind"]
+    search_fields = ["agent__slug", "agent__publisher__slug"]
+    list_select_related = ["agent__publisher"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Notification]):
+    """Users' inboxes: written by the services that notify, read by their users."""
+
+    list_display = ["created_at", "user", "kind", "read_at", "emailed_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__username", "message", "link"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"

@@ -46,3 +46,40 @@ class DomainCheckTooSoon(ApplicationError):
 
     code = "domain_check_too_soon"
     status_code = 429
+
+
+class InstallNotAllowed(ApplicationError):
+    """The user may not install this agent (yet): an unconfirmed e-mail address, or
+    an age rating above the age they declared (or no age declared)."""
+
+    code = "install_not_allowed"
+    status_code = 403
+
+
+class InvalidConsent(ApplicationError):
+    """The scopes granted do not fit the declaration: a required scope left out, or
+    a scope the agent does not ask for; ``details["scopes"]`` says which."""
+
+    code = "invalid_consent"
+
+
+class InvalidRefreshSecret(ApplicationError):
+    """An install token was asked for with an unknown install, a wrong secret or an
+    uninstalled install (which of them is not told)."""
+
+    code = "invalid_grant"
+    status_code = 401
+
+
+class ReviewNotAllowed(PermissionDenied):
+    """The user may not review this agent: no install of it, or a member of its
+    publisher."""
+
+    code = "review_not_allowed"
+
+
+class TooManyRequests(ApplicationError):
+    """A user wrote too many reviews or flags in a short time."""
+
+    code = "too_many_requests"
+    status_code = 429

@@ -19,6 +19,7 @@ from marketplace.models import (
     Membership,
     Organization,
     ReviewDecision,
+    ReviewFlag,
     User,
 )
 from marketplace.ratelimit import login_blocked
@@ -538,5 +539,82 @@ class AgentLookupForm(forms.Form):
             "An agent's did:web identifier, such as "
             "did:web:store.example:agents:wei-labs:trip-planner, or its ACPs "
             "identity code, such as urn:oid:1.2.156.3088.1.1.34C2.478BDF.0.0JU4."
+        ),
+    )
+
+
+class InstallConsentForm(forms.Form):
+    """The scopes a user grants an agent, from those its declaration asks for.
+    Whether every required one is granted is the install service's rule."""
+
+    scopes = forms.MultipleChoiceField(
+        label=_("Permissions to grant"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, scopes: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = [(scope, scope) for scope in scopes]  # type: ignore[attr-defined]  # a MultipleChoiceField
+
+
+STARS_CHOICES = [
+    ("", _("Choose")),
+    ("5", _("5 stars: excellent")),
+    ("4", _("4 stars: good")),
+    ("3", _("3 stars: fair")),
+    ("2", _("2 stars: poor")),
+    ("1", _("1 star: bad")),
+]
+
+
+class ReviewWriteForm(forms.Form):
+    """A user's review of an agent they installed (the service checks the rest)."""
+
+    stars = forms.TypedChoiceField(
+        label=_("Rating"), choices=STARS_CHOICES, coerce=int, empty_value=None
+    )
+    title = forms.CharField(label=_("Title"), max_length=120)
+    body = forms.CharField(
+        label=_("Your review"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("What did the agent do well or badly? At most 5,000 characters."),
+    )
+
+
+class ReviewReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Reply"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("Shown below the review, under your organisation's name."),
+    )
+
+
+class ReviewFlagForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Reason"), choices=ReviewFlag.Reason.choices)
+    note = forms.CharField(
+        label=_("Note for the moderators"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ReviewModerationForm(forms.Form):
+    action = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[
+            ("hide", _("Hide the review")),
+            ("restore", _("Restore the review")),
+            ("dismiss", _("Keep it and close the flags")),
+        ],
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        help_text=_(
+            "Required; the author is told when a review is hidden or restored."
         ),
     )

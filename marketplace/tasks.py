@@ -150,3 +150,20 @@ def organization_domain_recheck_due(**kwargs: Any) -> int:
     from marketplace.services.domain_control import organization_domain_recheck_due
 
     return organization_domain_recheck_due()
+
+
+@shared_task(
+    name="marketplace.review_signals_compute", soft_time_limit=240, time_limit=300
+)
+def review_signals_compute(*, agent_id: int | None = None, **kwargs: Any) -> int:
+    """The signs of review manipulation of one agent, or (from beat, without an
+    agent) of every agent reviewed lately. Returns how many agents."""
+    from marketplace.services.reviews import (
+        review_signals_compute,
+        review_signals_compute_due,
+    )
+
+    if agent_id is None:
+        return review_signals_compute_due()
+    review_signals_compute(agent_id=agent_id)
+    return 1

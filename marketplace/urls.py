@@ -4,10 +4,13 @@ from django.urls import path
 from marketplace.views import (
     accounts,
     console,
+    installs,
     lookup,
+    notifications,
     organizations,
     publishers,
     registry,
+    reviews,
     store,
 )
 
@@ -107,6 +110,28 @@ urlpatterns = [
         name="version-acs",
     ),
     path(".well-known/jwks.json", registry.jwks, name="jwks"),
+    # Installs and the permissions granted
+    path(
+        "agents/<slug:publisher>/<slug:agent>/install/",
+        installs.install_page,
+        name="agent-install",
+    ),
+    path("installs/", installs.install_list_page, name="install-list"),
+    path(
+        "installs/<uuid:public_id>/update/",
+        installs.install_update,
+        name="install-update",
+    ),
+    path(
+        "installs/<uuid:public_id>/grants/<str:scope>/revoke/",
+        installs.grant_revoke,
+        name="install-grant-revoke",
+    ),
+    path(
+        "installs/<uuid:public_id>/uninstall/",
+        installs.install_uninstall,
+        name="install-uninstall",
+    ),
     # The developer console and the review queue
     path("console/", console.console, name="console"),
     path("console/agents/new/", console.agent_create, name="console-agent-new"),
@@ -187,5 +212,44 @@ urlpatterns = [
         "invitations/<str:token>/",
         organizations.invitation_accept,
         name="invitation-accept",
+    ),
+    # The inbox
+    path("inbox/", notifications.inbox, name="inbox"),
+    path("inbox/read/", notifications.inbox_read, name="inbox-read"),
+    path(
+        "inbox/<int:notification_id>/open/",
+        notifications.inbox_open,
+        name="inbox-open",
+    ),
+    # Reviews of agents, and their moderation
+    path(
+        "agents/<slug:publisher>/<slug:agent>/reviews/write/",
+        reviews.review_write,
+        name="review-write",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/reviews/<int:review_id>/",
+        reviews.review_detail,
+        name="review-detail",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/reviews/<int:review_id>/reply/",
+        reviews.review_reply_page,
+        name="review-reply",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/reviews/<int:review_id>/flag/",
+        reviews.review_flag_page,
+        name="review-flag",
+    ),
+    path(
+        "review/moderation/",
+        reviews.review_moderation_page,
+        name="review-moderation",
+    ),
+    path(
+        "review/moderation/<int:review_id>/",
+        reviews.review_moderate,
+        name="review-moderate",
     ),
 ]

@@ -152,6 +152,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.site",
+                "marketplace.views.notifications.inbox_context",
             ],
         },
     },
@@ -266,6 +267,18 @@ DOMAIN_RECHECK_BATCH = env.int("DOMAIN_RECHECK_BATCH", default=100)
 # Pending invitations to join an organisation lapse after this many days.
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=14)
 
+# The store's rating score is a Bayesian average of an agent's visible reviews:
+# (C·m + Σ stars) / (C + n), as if every agent started with C reviews of m stars, so
+# that a few reviews count for little; an agent without visible reviews scores 0
+# (unrated). A change applies to each agent at its next review, edit, hiding or
+# restoring.
+REVIEW_PRIOR_WEIGHT = env.float("REVIEW_PRIOR_WEIGHT", default=10.0)
+REVIEW_PRIOR_MEAN = env.float("REVIEW_PRIOR_MEAN", default=3.5)
+
+# Seconds an install token (the JWT an agent's runtime shows) stays valid; the
+# runtime refreshes it with the install's secret.
+INSTALL_TOKEN_TTL = env.int("INSTALL_TOKEN_TTL", default=300)
+
 # --- Internationalisation ---------------------------------------------------------
 
 LANGUAGE_CODE = "zh-hans"
@@ -285,6 +298,12 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Evidence attached to misconduct reports: kept outside MEDIA_ROOT (never served at
+# MEDIA_URL), served only by a view that checks who asks; each file at most this size.
+REPORT_EVIDENCE_ROOT = Path(
+    env.str("REPORT_EVIDENCE_ROOT", default=str(VAR_DIR / "private"))
+)
+REPORT_EVIDENCE_MAX_BYTES = env.int("REPORT_EVIDENCE_MAX_BYTES", default=5_242_880)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -371,6 +390,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MisconductReportStateEnum": "ratings.models.MisconductReport.State",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------
@@ -425,6 +447,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "recheck-verified-domains": {
         "task": "marketplace.organization_domain_recheck_due",
+        "schedule": 60 * 60,
+    },
+    "compute-review-signals": {
+        "task": "marketplace.review_signals_compute",
         "schedule": 60 * 60,
     },
 }

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from marketplace.api import accounts, agents, lookup, organizations
+from marketplace.api import (
+    accounts,
+    agents,
+    installs,
+    lookup,
+    notifications,
+    organizations,
+    reviews,
+)
 
 urlpatterns = [
     path("auth/token/", accounts.TokenApi.as_view(), name="api-token"),
@@ -113,5 +121,90 @@ urlpatterns = [
         "invitations/<str:token>/accept/",
         organizations.InvitationAcceptApi.as_view(),
         name="api-invitation-accept",
+    ),
+    # Installs, their tokens and grants
+    path(
+        "installs/", installs.InstallCollectionApi.as_view(), name="api-install-list"
+    ),
+    path(
+        "installs/token/",
+        installs.InstallTokenApi.as_view(),
+        name="api-install-token",
+    ),
+    path(
+        "installs/introspect/",
+        installs.InstallIntrospectApi.as_view(),
+        name="api-install-introspect",
+    ),
+    path(
+        "installs/<uuid:public_id>/",
+        installs.InstallDetailApi.as_view(),
+        name="api-install-detail",
+    ),
+    path(
+        "installs/<uuid:public_id>/grants/<str:scope>/revoke/",
+        installs.GrantRevokeApi.as_view(),
+        name="api-install-grant-revoke",
+    ),
+    path(
+        "installs/<uuid:public_id>/uninstall/",
+        installs.InstallUninstallApi.as_view(),
+        name="api-install-uninstall",
+    ),
+    path(
+        "installs/<uuid:public_id>/consent/",
+        installs.InstallConsentApi.as_view(),
+        name="api-install-consent",
+    ),
+    path(
+        "notifications/",
+        notifications.NotificationListApi.as_view(),
+        name="api-notification-list",
+    ),
+    path(
+        "notifications/read/",
+        notifications.NotificationReadApi.as_view(),
+        name="api-notification-read",
+    ),
+    # Reviews, replies, flags and moderation
+    path(
+        "agents/<slug:publisher>/<slug:agent>/reviews/",
+        reviews.ReviewCollectionApi.as_view(),
+        name="api-review-list",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/reviews/summary/",
+        reviews.ReviewSummaryApi.as_view(),
+        name="api-review-summary",
+    ),
+    path(
+        "reviews/<int:review_id>/reply/",
+        reviews.ReviewReplyApi.as_view(),
+        name="api-review-reply",
+    ),
+    path(
+        "reviews/<int:review_id>/flag/",
+        reviews.ReviewFlagApi.as_view(),
+        name="api-review-flag",
+    ),
+    path(
+        "moderation/reviews/",
+        reviews.ModerationReviewListApi.as_view(),
+        name="api-moderation-review-list",
+    ),
+    path(
+        "moderation/reviews/<int:review_id>/hide/",
+        reviews.ModerationReviewHideApi.as_view(),
+        name="api-moderation-review-hide",
+    ),
+    path(
+        "moderation/reviews/<int:review_id>/restore/",
+        reviews.ModerationReviewRestoreApi.as_view(),
+        name="api-moderation-review-restore",
+    ),
+    path(
+        "moderation/reviews/<int:review_id>/dismiss/",
+        reviews.ModerationReviewDismissApi.as_view(),
+        name="api-moderation-review-dismiss",
     ),
 ]

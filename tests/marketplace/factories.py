@@ -9,6 +9,7 @@ from marketplace.models import (
     Agent,
     AgentVersion,
     Domain,
+    Install,
     Membership,
     Organization,
     User,
@@ -131,3 +132,18 @@ class AgentVersionFactory(DjangoModelFactory[AgentVersion]):
     )
 
     listing = factory.PostGeneration(_refresh_listing)
+
+
+class InstallFactory(DjangoModelFactory[Install]):
+    """An install as a row (the installs service does more: consent, grants)."""
+
+    class Meta:
+        model = Install
+
+    user = factory.SubFactory(UserFactory)
+    # A listed agent, unless one is given.
+    agent = factory.LazyFunction(
+        lambda: AgentVersionFactory.create(state=AgentVersion.State.PUBLISHED).agent
+    )
+    version = factory.LazyAttribute(lambda install: install.agent.latest_version)
+    refresh_secret_hash = "0" * 64

@@ -258,8 +258,8 @@ def test_the_keys_page_runs_a_constant_number_of_queries(
                 organization=owner.organization,
                 public_key=_public_key(),
             )
-        # session, user, organisation, membership, keys
-        with django_assert_num_queries(5):
+        # session, user, organisation, membership, keys, unread messages
+        with django_assert_num_queries(6):
             response = client.get(url)
         counts.append(response.content.decode().count('class="key"'))
     assert counts == [1, 12]
