@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from marketplace.models import Membership, Organization
+from tests.e2e.pages import sign_in
 from tests.marketplace.factories import (
-    PASSWORD,
     DomainFactory,
     MembershipFactory,
     OrganizationFactory,
@@ -35,13 +35,6 @@ def _wait_for_state(page: Any, version: str, states: tuple[str, ...]) -> str:
             return str(state)
         time.sleep(0.5)
     raise AssertionError(f"version {version} stayed {state}")
-
-
-def _sign_in(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("User name or e-mail address").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").last.click()
 
 
 def test_a_publisher_publishes_through_the_pages_and_the_agent_is_found(
@@ -110,7 +103,7 @@ def test_a_publisher_publishes_through_the_pages_and_the_agent_is_found(
     # the operator's reviewer approves
     review = browser.new_context(locale="en-GB")
     reviewer_page = review.new_page()
-    _sign_in(reviewer_page, url, reviewer.user.username)
+    sign_in(reviewer_page, url, reviewer.user.username)
     reviewer_page.goto(f"{url}/review/")
     reviewer_page.get_by_role("button", name="Decide").click()
     reviewer_page.get_by_text("published.").first.wait_for()
