@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='agent',
             name='install_count',
-            field=models.PositiveIntegerField(default=0, verbose_name='installs'),
+            field=models.PositiveIntegerField(default=0, verbose_name='install count'),
         ),
         migrations.AddField(
             model_name='agent',

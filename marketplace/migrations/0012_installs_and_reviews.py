@@ -86,7 +86,7 @@ class Migration(migrations.Migration):
                 ('scope', models.CharField(max_length=100, verbose_name='scope')),
                 ('authority', models.CharField(max_length=20, verbose_name='decision authority')),
                 ('granted_at', models.DateTimeField(auto_now_add=True, verbose_name='granted')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked')),
+                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='withdrawn')),
                 ('receipt', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='grants', to='marketplace.consentreceipt', verbose_name='consent receipt')),
                 ('install', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='grants', to='marketplace.install', verbose_name='install')),
             ],

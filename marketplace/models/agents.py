@@ -157,7 +157,7 @@ class Agent(models.Model):
     rating_3 = models.PositiveIntegerField(_("3-star ratings"), default=0)
     rating_4 = models.PositiveIntegerField(_("4-star ratings"), default=0)
     rating_5 = models.PositiveIntegerField(_("5-star ratings"), default=0)
-    install_count = models.PositiveIntegerField(_("installs"), default=0)
+    install_count = models.PositiveIntegerField(_("install count"), default=0)
     # The last liveness probe of the declared endpoint (a beat job).
     online = models.BooleanField(_("online"), null=True, blank=True)
     liveness_checked_at = models.DateTimeField(_("last probed"), null=True, blank=True)

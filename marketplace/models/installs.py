@@ -122,7 +122,7 @@ class Grant(models.Model):
         verbose_name=_("consent receipt"),
     )
     granted_at = models.DateTimeField(_("granted"), auto_now_add=True)
-    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("grant")
