@@ -18,10 +18,9 @@ from rest_framework.views import APIView
 from config.pagination import paginated_response
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
-from marketplace.exceptions import NotFound
 from marketplace.models import Agent, Grant, Install
 from marketplace.ratelimit import allow, client_ip
-from marketplace.selectors.agents import agent_get, agent_visible
+from marketplace.selectors.agents import agent_get_visible
 from marketplace.selectors.installs import (
     install_get,
     install_list,
@@ -91,10 +90,7 @@ def _install(request: Request, public_id: uuid.UUID) -> Install:
 
 
 def _agent(request: Request, publisher: str, agent: str) -> Agent:
-    found = agent_get(publisher=publisher, agent=agent)
-    if found is None or not agent_visible(user=request.user, agent=found):
-        raise NotFound(_("No such agent in the store."))
-    return found
+    return agent_get_visible(user=request.user, publisher=publisher, agent=agent)
 
 
 class InstallCollectionApi(APIView):

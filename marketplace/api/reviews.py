@@ -17,7 +17,7 @@ from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound, PermissionDenied
 from marketplace.models import Agent, Review, ReviewFlag, ReviewSignal
-from marketplace.selectors.agents import agent_get, agent_visible
+from marketplace.selectors.agents import agent_get_visible, agent_visible
 from marketplace.selectors.reviews import (
     MODERATION_VIEWS,
     moderation_queue,
@@ -32,10 +32,7 @@ from marketplace.services.publishing import is_reviewer
 
 
 def _agent(request: Request, publisher: str, agent: str) -> Agent:
-    found = agent_get(publisher=publisher, agent=agent)
-    if found is None or not agent_visible(user=request.user, agent=found):
-        raise NotFound()
-    return found
+    return agent_get_visible(user=request.user, publisher=publisher, agent=agent)
 
 
 def _review(request: Request, review_id: int) -> Review:

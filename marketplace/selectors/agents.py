@@ -63,6 +63,15 @@ def agent_get(*, publisher: str, agent: str) -> Agent | None:
     )
 
 
+def agent_get_visible(*, user: AnyUser, publisher: str, agent: str) -> Agent:
+    """The agent as ``user`` may see it, or NotFound (a 404 on pages and in the
+    API alike)."""
+    found = agent_get(publisher=publisher, agent=agent)
+    if found is None or not agent_visible(user=user, agent=found):
+        raise NotFound(_("No such agent in the store."))
+    return found
+
+
 def is_publisher_member(*, user: AnyUser, agent: Agent) -> bool:
     return isinstance(user, User) and (
         Membership.objects.filter(

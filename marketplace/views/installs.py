@@ -17,7 +17,7 @@ from config.exceptions import PermissionDenied as DomainPermissionDenied
 from marketplace.auth import signed_in_user
 from marketplace.forms import InstallConsentForm
 from marketplace.models import Agent, Grant, Install
-from marketplace.selectors.agents import agent_get, agent_visible
+from marketplace.selectors.agents import agent_get_visible
 from marketplace.selectors.installs import (
     Permission,
     consent_rows,
@@ -34,10 +34,7 @@ PAGE_SIZE = 20
 
 
 def _listed_agent(request: HttpRequest, publisher: str, agent: str) -> Agent:
-    found = agent_get(publisher=publisher, agent=agent)
-    if found is None or not agent_visible(user=request.user, agent=found):
-        raise Http404
-    return found
+    return agent_get_visible(user=request.user, publisher=publisher, agent=agent)
 
 
 @login_required

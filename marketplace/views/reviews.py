@@ -25,7 +25,7 @@ from marketplace.forms import (
     ReviewWriteForm,
 )
 from marketplace.models import Agent, Review, ReviewReply, User
-from marketplace.selectors.agents import agent_get, agent_visible
+from marketplace.selectors.agents import agent_get_visible
 from marketplace.selectors.reviews import (
     MODERATION_VIEWS,
     moderation_queue,
@@ -80,10 +80,7 @@ def agent_reviews_context(request: HttpRequest, agent: Agent) -> dict[str, Any]:
 
 
 def _visible_agent(request: HttpRequest, publisher: str, agent: str) -> Agent:
-    found = agent_get(publisher=publisher, agent=agent)
-    if found is None or not agent_visible(user=request.user, agent=found):
-        raise Http404
-    return found
+    return agent_get_visible(user=request.user, publisher=publisher, agent=agent)
 
 
 def _review_of(request: HttpRequest, agent: Agent, review_id: int) -> Review:
