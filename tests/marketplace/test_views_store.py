@@ -216,3 +216,13 @@ def test_the_agent_page_shows_the_publishers_standing(client: Client) -> None:
     assert "12 ratings" in html
     assert "340 installs" in html
     assert reverse("publisher-detail", args=[publisher.slug]) in html
+
+
+def test_the_search_page_links_the_next_page_keeping_the_query(client: Client) -> None:
+    for _ in range(21):
+        _published()
+    html = client.get(reverse("agent-search"), {"sort": "name"}).content.decode()
+    assert "sort=name&amp;page=2" in html
+    assert "1 / 2" in html
+    html = client.get(reverse("agent-search"), {"sort": "name", "page": 2}).content
+    assert "sort=name&amp;page=1" in html.decode()
