@@ -22,3 +22,11 @@ class EmailNotConfirmed(PermissionDenied):
     """Reports are taken from confirmed e-mail addresses only."""
 
     code = "email_not_confirmed"
+
+
+class UploadTooLarge(ApplicationError):
+    """A request to send a report that is larger than its files and fields may
+    be; refused before its body is read."""
+
+    code = "upload_too_large"
+    status_code = 413

@@ -39,9 +39,13 @@ class MisconductReport(models.Model):
     public_id = models.UUIDField(
         _("public identifier"), default=uuid.uuid4, unique=True, editable=False
     )
+    # A report is evidence and outlives its reporter's account: deleting the
+    # account leaves the report without a reporter.
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="misconduct_reports",
         verbose_name=_("reporter"),
     )

@@ -1,6 +1,7 @@
 """Reads of misconduct reports, filtered by who asks: the reporter sees their own
-reports, the operator's reviewers see every report (and, with the rating work, the
-industry body sees the reports assigned to it). Anyone else sees none of them."""
+reports, the operator's reviewers see every report except those about a publisher
+they belong to (and, with the rating work, the industry body sees the reports
+assigned to it). Anyone else sees none of them."""
 
 import uuid
 
@@ -10,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from marketplace.exceptions import PermissionDenied
-from marketplace.models import Agent, Organization, User
+from marketplace.models import Agent, Membership, Organization, User
 from marketplace.selectors.agents import PUBLIC_STATES, agent_get, can_see_drafts
 from marketplace.selectors.organizations import organization_get
 from marketplace.services.publishing import is_reviewer
@@ -61,20 +62,53 @@ def report_queue(
     *, actor: User, state: str | None = None
 ) -> QuerySet[MisconductReport]:
     """Reports waiting for the operator's reviewers (submitted or triaged, oldest
-    first), or those in ``state``: for the reviewers only."""
+    first), or those in ``state``: for the reviewers only, without the reports
+    they sent or that are about a publisher they belong to."""
     if not is_reviewer(actor):
         raise PermissionDenied(_("Only the operator's reviewers see the reports."))
     states = (state,) if state else OPEN_STATES
     return (
         MisconductReport.objects.filter(state__in=states)
+        .exclude(reporter=actor)
+        .exclude(
+            publisher__in=Membership.objects.filter(user=actor).values("organization")
+        )
         .select_related("publisher", "agent__publisher", "reporter", "body")
         .order_by("created_at", "pk")
     )
 
 
+def report_is_reporter(*, user: AnyUser, report: MisconductReport) -> bool:
+    """Whether the user sent the report; nobody did once the reporter's account
+    is deleted."""
+    return (
+        isinstance(user, User)
+        and report.reporter_id is not None
+        and report.reporter_id == user.pk
+    )
+
+
+def report_conflicted(*, user: User, report: MisconductReport) -> bool:
+    """Whether the user sent the report or belongs to the publisher it is about:
+    such a user does not review it."""
+    return (
+        report_is_reporter(user=user, report=report)
+        or Membership.objects.filter(
+            user=user, organization_id=report.publisher_id
+        ).exists()
+    )
+
+
 def report_can_see(*, user: AnyUser, report: MisconductReport) -> bool:
-    return isinstance(user, User) and (
-        report.reporter_id == user.pk or is_reviewer(user)
+    """The reporter sees their report; the operator's reviewers see it unless they
+    belong to the publisher it is about (who sent it and the evidence stay hidden
+    from the publisher's people)."""
+    if report_is_reporter(user=user, report=report):
+        return True
+    return (
+        isinstance(user, User)
+        and is_reviewer(user)
+        and not report_conflicted(user=user, report=report)
     )
 
 

@@ -37,12 +37,11 @@ from marketplace.exceptions import (
 )
 from marketplace.models import Agent, Notification, Organization, User
 from marketplace.ratelimit import allow
-from marketplace.selectors.organizations import membership_role
 from marketplace.services.notifications import notification_create
 from marketplace.services.publishing import is_reviewer
 from ratings.exceptions import EmailNotConfirmed, InvalidEvidence, TooManyReports
 from ratings.models import MisconductReport, ReportEvent, ReportEvidence
-from ratings.selectors import agent_reportable
+from ratings.selectors import agent_reportable, report_conflicted
 
 State = MisconductReport.State
 
@@ -155,6 +154,14 @@ def _clean_name(name: str | None) -> str:
     return base[:255] or "evidence"
 
 
+def evidence_too_large_message(name: str | None) -> str:
+    """What the reporter reads about a file over ``REPORT_EVIDENCE_MAX_BYTES``."""
+    return _("%(name)s is larger than %(size)s.") % {
+        "name": _clean_name(name),
+        "size": filesizeformat(settings.REPORT_EVIDENCE_MAX_BYTES),
+    }
+
+
 def _read_files(files: Sequence[File[Any]]) -> list[_Upload]:
     """Read and check every file before anything is stored."""
     if len(files) > FILES_MAX:
@@ -173,10 +180,7 @@ def _read_files(files: Sequence[File[Any]]) -> list[_Upload]:
             data = upload.read(limit + 1)
             too_large = len(data) > limit
         if too_large:
-            problems.append(
-                _("%(name)s is larger than %(size)s.")
-                % {"name": name, "size": filesizeformat(limit)}
-            )
+            problems.append(evidence_too_large_message(name))
             continue
         if not data:
             problems.append(_("%(name)s is empty.") % {"name": name})
@@ -345,8 +349,11 @@ def report_submit(
 def report_authorities(
     *, actor: User, report: MisconductReport | None = None
 ) -> frozenset[Authority]:
-    """What the actor may do to reports (to this one, when given). The analysts
+    """What the actor may do to reports (to this one, when given: nothing to a
+    report they sent or that is about a publisher they belong to). The analysts
     of ``report.body`` join here with the rating work."""
+    if report is not None and report_conflicted(user=actor, report=report):
+        return frozenset()
     if is_reviewer(actor):
         return frozenset({Authority.REVIEWER})
     return frozenset()
@@ -370,15 +377,13 @@ def report_transition(
         raise ApplicationError(
             _("Unknown state."), details={"to": [_("Unknown state.")]}
         )
-    if not MOVED_BY[to] & report_authorities(actor=actor, report=report):
-        raise PermissionDenied(_("You cannot move reports to this state."))
-    if actor.pk == report.reporter_id or membership_role(
-        user=actor, organization=report.publisher
-    ):
+    if report_conflicted(user=actor, report=report):
         raise PermissionDenied(
             _("You sent this report or belong to its publisher: leave it to others."),
             code="conflict_of_interest",
         )
+    if not MOVED_BY[to] & report_authorities(actor=actor, report=report):
+        raise PermissionDenied(_("You cannot move reports to this state."))
     source = report.state
     if to not in TRANSITIONS[source]:
         raise InvalidTransition(
@@ -403,11 +408,13 @@ def report_transition(
         report=report, actor=actor, from_state=source, to_state=to, note=note
     )
     report.refresh_from_db()
-    notification_create(
-        user=report.reporter,
-        kind=Notification.Kind.REPORT_STATUS,
-        message=STATUS_MESSAGES[to],
-        params={"publisher": report.publisher.name},
-        link=reverse("report-detail", kwargs={"public_id": report.public_id}),
-    )
+    # A deleted account hears of nothing; the report goes on without it.
+    if report.reporter is not None:
+        notification_create(
+            user=report.reporter,
+            kind=Notification.Kind.REPORT_STATUS,
+            message=STATUS_MESSAGES[to],
+            params={"publisher": report.publisher.name},
+            link=reverse("report-detail", kwargs={"public_id": report.public_id}),
+        )
     return report

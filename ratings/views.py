@@ -5,17 +5,21 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from config.exceptions import ApplicationError
 from marketplace.auth import signed_in_user
+from marketplace.models import Agent, Organization, User
 from marketplace.services.publishing import is_reviewer
 from marketplace.views.errors import add_service_error, run_action, run_form_service
+from ratings.downloads import evidence_response
 from ratings.forms import ReportForm, ReportTransitionForm
 from ratings.models import MisconductReport
 from ratings.selectors import (
@@ -33,6 +37,14 @@ from ratings.services import (
     report_submit,
     report_transition,
 )
+from ratings.uploads import (
+    EvidenceSizeLimit,
+    body_too_large_message,
+    install_evidence_limit,
+    report_body_too_large,
+    too_many_files_message,
+    unreadable_upload_message,
+)
 
 PAGE_SIZE = 20
 
@@ -49,6 +61,10 @@ def _show_report_error(
     add_service_error(form, error)
 
 
+# The page reads the upload itself: the size of the body is checked and the
+# evidence limit installed before anything reads request.POST, which the CSRF
+# middleware would do first; the token is checked by ``_report_form`` instead.
+@csrf_exempt
 @login_required
 def report_create(request: HttpRequest) -> HttpResponse:
     """The report form, about ``?agent=<publisher>/<agent>`` or
@@ -61,33 +77,24 @@ def report_create(request: HttpRequest) -> HttpResponse:
     target = report_target(user=user, agent=agent_param, publisher=publisher_param)
     if target is None:
         raise Http404
+    if request.method != "POST":
+        return _report_form(request, user, target, None)
+    if report_body_too_large(request):
+        return _render_report_form(
+            request, target, ReportForm(), body_too_large_message(), status=413
+        )
+    return _report_form(request, user, target, install_evidence_limit(request))
+
+
+def _render_report_form(
+    request: HttpRequest,
+    target: tuple[Organization, Agent | None],
+    form: ReportForm,
+    upload_error: str = "",
+    *,
+    status: int = 200,
+) -> HttpResponse:
     publisher, agent = target
-    form = ReportForm()
-    status = 200
-    if request.method == "POST":
-        form = ReportForm(request.POST, request.FILES)
-        if form.is_valid():
-            data = form.cleaned_data
-            report = run_form_service(
-                form,
-                lambda: report_submit(
-                    reporter=user,
-                    publisher=publisher,
-                    agent=agent,
-                    category=data["category"],
-                    description=data["description"],
-                    evidence_links=data["evidence_links"],
-                    files=data["attachments"],
-                ),
-                show=_show_report_error,
-            )
-            if report is not None:
-                messages.success(
-                    request,
-                    _("Your report was sent. You will hear from us in your inbox."),
-                )
-                return redirect("report-detail", public_id=report.public_id)
-        status = 400
     return render(
         request,
         "ratings/report_form.html",
@@ -96,10 +103,62 @@ def report_create(request: HttpRequest) -> HttpResponse:
             "publisher": publisher,
             "agent": agent,
             "form": form,
+            "upload_error": upload_error,
             "query": request.GET.urlencode(),
         },
         status=status,
     )
+
+
+@csrf_protect
+def _report_form(
+    request: HttpRequest,
+    user: User,
+    target: tuple[Organization, Agent | None],
+    limit: EvidenceSizeLimit | None,
+) -> HttpResponse:
+    publisher, agent = target
+    if request.method != "POST" or limit is None:
+        return _render_report_form(request, target, ReportForm())
+    try:
+        form = ReportForm(request.POST, request.FILES)
+    except RequestDataTooBig:
+        return _render_report_form(
+            request, target, ReportForm(), body_too_large_message(), status=413
+        )
+    except TooManyFilesSent:
+        return _render_report_form(
+            request, target, ReportForm(), too_many_files_message(), status=400
+        )
+    except MultiPartParserError:
+        return _render_report_form(
+            request, target, ReportForm(), unreadable_upload_message(), status=400
+        )
+    # Files skipped while they streamed in are not in request.FILES: say why.
+    for problem in limit.messages():
+        form.add_error("attachments", problem)
+    if form.is_valid():
+        data = form.cleaned_data
+        report = run_form_service(
+            form,
+            lambda: report_submit(
+                reporter=user,
+                publisher=publisher,
+                agent=agent,
+                category=data["category"],
+                description=data["description"],
+                evidence_links=data["evidence_links"],
+                files=data["attachments"],
+            ),
+            show=_show_report_error,
+        )
+        if report is not None:
+            messages.success(
+                request,
+                _("Your report was sent. You will hear from us in your inbox."),
+            )
+            return redirect("report-detail", public_id=report.public_id)
+    return _render_report_form(request, target, form, status=400)
 
 
 @login_required
@@ -153,19 +212,7 @@ def report_evidence(
     evidence = report_evidence_get(report=report, evidence_id=evidence_id)
     if evidence is None:
         raise Http404
-    try:
-        handle = evidence.file.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=evidence.original_name,
-        content_type=evidence.content_type,
-    )
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return evidence_response(evidence)
 
 
 @login_required

@@ -57,7 +57,9 @@ class NotificationReadApi(APIView):
 
     class InputSerializer(serializers.Serializer[Any]):
         ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1),
+            # At most 18 digits: larger numbers are no notification's, and too
+            # large for the database to compare.
+            child=serializers.IntegerField(min_value=1, max_value=10**18 - 1),
             required=False,
             max_length=100,
         )

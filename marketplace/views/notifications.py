@@ -1,5 +1,7 @@
 """The inbox: a signed-in user's notifications, and the unread count in the menu."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -23,6 +25,12 @@ from marketplace.selectors.notifications import (
 from marketplace.services.notifications import notification_mark_read
 
 PAGE_SIZE = 20
+
+
+def _number(raw: str) -> int | None:
+    """A positive number written in ASCII digits (``int`` also takes "٣" and
+    spaces, ``str.isdigit`` also "²"), small enough for the database; else None."""
+    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None
 
 
 class UnreadCount:
@@ -94,12 +102,21 @@ def inbox_read(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request.user)
     raw = request.POST.get("id", "")
     if raw:
-        if (
-            not raw.isdigit()
-            or notification_get(user=user, notification_id=int(raw)) is None
-        ):
+        notification_id = _number(raw)
+        if notification_id is None:
+            return render(
+                request,
+                "error.html",
+                {
+                    "status": 400,
+                    "title": _("Bad request"),
+                    "message": _("This is not the number of a notification."),
+                },
+                status=400,
+            )
+        if notification_get(user=user, notification_id=notification_id) is None:
             raise Http404
-        notification_mark_read(user=user, notification_ids=[int(raw)])
+        notification_mark_read(user=user, notification_ids=[notification_id])
         messages.success(request, _("The notification was marked as read."))
     else:
         marked = notification_mark_read(user=user)
@@ -112,5 +129,5 @@ def inbox_read(request: HttpRequest) -> HttpResponse:
             )
             % {"count": marked},
         )
-    page = request.POST.get("page", "")
-    return redirect(f"{reverse('inbox')}?page={page}" if page.isdigit() else "inbox")
+    page = _number(request.POST.get("page", ""))
+    return redirect(f"{reverse('inbox')}?page={page}" if page else "inbox")

@@ -4,7 +4,9 @@ read your own, and, for the operator's reviewers, move them."""
 import uuid
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import FileResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -17,6 +19,8 @@ from config.pagination import paginated_response
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
+from ratings.downloads import evidence_response
+from ratings.exceptions import InvalidEvidence, UploadTooLarge
 from ratings.models import MisconductReport, ReportEvent, ReportEvidence
 from ratings.selectors import (
     report_evidence_get,
@@ -29,6 +33,14 @@ from ratings.services import (
     NOTE_MAX_LENGTH,
     report_submit,
     report_transition,
+)
+from ratings.uploads import (
+    EvidenceSizeLimit,
+    body_too_large_message,
+    install_evidence_limit,
+    report_body_too_large,
+    too_many_files_message,
+    unreadable_upload_message,
 )
 
 
@@ -83,9 +95,11 @@ class ReportCollectionApi(APIView):
     """GET: the reports the caller sent, newest first. POST: a report about a
     publisher (``publisher``) or one of its agents (``agent``:
     ``<publisher>/<agent>``), as JSON, or as multipart with up to five ``files``
-    (PNG, JPEG, PDF or UTF-8 text)."""
+    (PNG, JPEG, PDF or UTF-8 text). A request larger than the files and fields
+    may be is refused with 413 before it is read."""
 
     permission_classes = [IsAuthenticated]
+    evidence_limit: EvidenceSizeLimit | None = None
 
     class InputSerializer(serializers.Serializer[Any]):
         agent = serializers.CharField(required=False, max_length=120)
@@ -110,6 +124,25 @@ class ReportCollectionApi(APIView):
                 )
             return attrs
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Before authentication, whose CSRF check may read the body.
+        if request.method == "POST":
+            if report_body_too_large(request._request):
+                raise UploadTooLarge(body_too_large_message())
+            self.evidence_limit = install_evidence_limit(request._request)
+        super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """Errors of reading the upload in the API's error format."""
+        if isinstance(exc, RequestDataTooBig):
+            exc = UploadTooLarge(body_too_large_message())
+        elif isinstance(exc, TooManyFilesSent):
+            message = too_many_files_message()
+            exc = InvalidEvidence(message, details={"files": [message]})
+        elif isinstance(exc, MultiPartParserError):
+            exc = InvalidEvidence(unreadable_upload_message())
+        return super().handle_exception(exc)
+
     @extend_schema(responses=ReportOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         return paginated_response(
@@ -129,6 +162,10 @@ class ReportCollectionApi(APIView):
     def post(self, request: Request) -> Response:
         user = signed_in_user(request.user)
         data = self.InputSerializer(data=request.data)
+        too_large = self.evidence_limit.messages() if self.evidence_limit else []
+        if too_large:
+            # Files skipped while they streamed in are not in request.data.
+            raise InvalidEvidence(too_large[0], details={"files": too_large})
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         target = report_target(
@@ -181,18 +218,7 @@ class ReportEvidenceDownloadApi(APIView):
         )
         if evidence is None:
             raise NotFound()
-        try:
-            handle = evidence.file.open("rb")
-        except FileNotFoundError:
-            raise NotFound() from None
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=evidence.original_name,
-            content_type=evidence.content_type,
-        )
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return evidence_response(evidence)
 
 
 class ReportTransitionApi(APIView):

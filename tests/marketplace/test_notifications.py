@@ -203,7 +203,8 @@ def test_one_or_all_notifications_are_marked_read(client: Client) -> None:
     others.refresh_from_db()
     assert others.read_at is None
     assert client.get(reverse("inbox-read")).status_code == 405
-    assert client.post(reverse("inbox-read"), {"id": "x"}).status_code == 404
+    assert client.post(reverse("inbox-read"), {"id": "x"}).status_code == 400
+    assert client.post(reverse("inbox-read"), {"id": "999999"}).status_code == 404
 
 
 # --- The API --------------------------------------------------------------------------
@@ -332,3 +333,47 @@ def test_no_email_goes_to_an_unconfirmed_address() -> None:
     assert mail.outbox == []
     notification.refresh_from_db()
     assert notification.emailed_at is None
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", " 1", "1 ", "-1", "1e3", "9" * 19])
+def test_a_malformed_id_is_refused_with_a_message_not_an_error(
+    client: Client, raw: str
+) -> None:
+    # given
+    user = UserFactory.create()
+    notification = _notify(user)
+    client.force_login(user)
+
+    # when
+    response = client.post(reverse("inbox-read"), {"id": raw})
+
+    # then
+    assert response.status_code == 400
+    assert "This is not the number of a notification." in response.content.decode()
+    notification.refresh_from_db()
+    assert notification.read_at is None
+
+
+def test_a_malformed_page_leads_back_to_the_first_page(client: Client) -> None:
+    client.force_login(UserFactory.create())
+    response = client.post(reverse("inbox-read"), {"page": "²"})
+    assert response["Location"] == reverse("inbox")
+
+
+@pytest.mark.parametrize("raw", ["²", "x", 10**19, -1, 0])
+def test_the_api_refuses_malformed_ids_with_the_field_at_fault(
+    api: APIClient, raw: object
+) -> None:
+    # given
+    user = UserFactory.create()
+    notification = _notify(user)
+    api.force_authenticate(user)
+
+    # when
+    response = api.post("/api/v1/notifications/read/", {"ids": [raw]}, format="json")
+
+    # then
+    assert response.status_code == 400
+    assert "ids.0" in response.json()["error"]["details"]
+    notification.refresh_from_db()
+    assert notification.read_at is None

@@ -27,6 +27,12 @@ def published_agent() -> Agent:
     return version.agent
 
 
+def reporter_of(report: MisconductReport) -> User:
+    """The report's reporter, whose account the test has not deleted."""
+    assert report.reporter is not None
+    return report.reporter
+
+
 def operator_reviewer() -> User:
     membership: Membership = MembershipFactory.create(
         organization=OrganizationFactory.create(kind=Organization.Kind.OPERATOR),

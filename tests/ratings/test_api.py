@@ -6,7 +6,12 @@ from rest_framework.test import APIClient
 
 from marketplace.models import Notification
 from ratings.models import MisconductReport
-from tests.marketplace.factories import OrganizationFactory, UserFactory
+from ratings.uploads import report_upload_limit
+from tests.marketplace.factories import (
+    MembershipFactory,
+    OrganizationFactory,
+    UserFactory,
+)
 from tests.ratings.factories import (
     EXE,
     PNG,
@@ -309,3 +314,140 @@ def test_non_reviewers_cannot_move_reports(api: APIClient) -> None:
     assert stranger.status_code == 404
     report.refresh_from_db()
     assert report.state == State.SUBMITTED
+
+
+# --- Upload limits ------------------------------------------------------------------
+
+
+def _multipart(publisher: Any, files: list[SimpleUploadedFile]) -> dict[str, Any]:
+    return {
+        "publisher": publisher.slug,
+        "category": "other",
+        "description": "See the files.",
+        "files": files,
+    }
+
+
+def test_a_body_larger_than_a_report_takes_is_refused_with_413(
+    api: APIClient, settings: Any
+) -> None:
+    # given
+    settings.REPORT_EVIDENCE_MAX_BYTES = 1000
+    publisher = OrganizationFactory.create()
+    api.force_authenticate(UserFactory.create())
+    huge = PNG + b"\x00" * report_upload_limit()
+
+    # when
+    response = api.post(
+        REPORTS,
+        _multipart(publisher, [SimpleUploadedFile("huge.png", huge, "image/png")]),
+        format="multipart",
+    )
+
+    # then
+    assert response.status_code == 413
+    error = _error(response)
+    assert error["code"] == "upload_too_large"
+    assert error["message"].startswith("The upload is too large")
+    assert not MisconductReport.objects.exists()
+
+
+def test_a_file_over_the_limit_is_refused_with_the_error_format(
+    api: APIClient, settings: Any
+) -> None:
+    # given
+    settings.REPORT_EVIDENCE_MAX_BYTES = 1000
+    publisher = OrganizationFactory.create()
+    api.force_authenticate(UserFactory.create())
+    files = [
+        SimpleUploadedFile("ok.png", PNG, "image/png"),
+        SimpleUploadedFile("big.png", PNG + b"\x00" * 1000, "image/png"),
+    ]
+
+    # when
+    response = api.post(REPORTS, _multipart(publisher, files), format="multipart")
+
+    # then
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["code"] == "invalid_evidence"
+    assert error["details"] == {"files": ["big.png is larger than 1000\xa0bytes."]}
+    assert not MisconductReport.objects.exists()
+
+
+def test_more_files_than_a_report_takes_are_refused_with_the_error_format(
+    api: APIClient,
+) -> None:
+    # given
+    publisher = OrganizationFactory.create()
+    api.force_authenticate(UserFactory.create())
+    files = [SimpleUploadedFile(f"{n}.png", PNG, "image/png") for n in range(6)]
+
+    # when
+    response = api.post(REPORTS, _multipart(publisher, files), format="multipart")
+
+    # then
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["code"] == "invalid_evidence"
+    assert error["details"] == {"files": ["Attach at most 5 files."]}
+    assert not MisconductReport.objects.exists()
+
+
+# --- Downloads and conflicts of interest --------------------------------------------
+
+
+def test_evidence_downloads_carry_the_same_headers_as_the_page(
+    api: APIClient,
+) -> None:
+    # given
+    publisher = OrganizationFactory.create()
+    api.force_authenticate(UserFactory.create())
+    sent = api.post(
+        REPORTS,
+        _multipart(publisher, [SimpleUploadedFile("notes.html", TEXT, "text/html")]),
+        format="multipart",
+    ).json()
+
+    # when
+    response = api.get(
+        f"{REPORTS}{sent['public_id']}/evidence/{sent['evidence'][0]['id']}/"
+    )
+
+    # then
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="notes.html.txt"'
+    assert response["Content-Type"] == "text/plain"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_a_reviewer_of_the_reported_publisher_cannot_read_the_report(
+    api: APIClient,
+) -> None:
+    # given
+    publisher = OrganizationFactory.create()
+    reporter = UserFactory.create()
+    api.force_authenticate(reporter)
+    sent = api.post(
+        REPORTS,
+        _multipart(publisher, [SimpleUploadedFile("shot.png", PNG, "image/png")]),
+        format="multipart",
+    ).json()
+    reviewer = operator_reviewer()
+    MembershipFactory.create(user=reviewer, organization=publisher)
+    report_url = f"{REPORTS}{sent['public_id']}/"
+    evidence_url = f"{report_url}evidence/{sent['evidence'][0]['id']}/"
+
+    # when
+    api.force_authenticate(reviewer)
+    detail = api.get(report_url)
+    download = api.get(evidence_url)
+    api.force_authenticate(reporter)
+    own = api.get(evidence_url)
+
+    # then
+    assert detail.status_code == 404
+    assert download.status_code == 404
+    assert own.status_code == 200

@@ -3,6 +3,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -15,12 +16,14 @@ from marketplace.models import (
 )
 from ratings.exceptions import EmailNotConfirmed, InvalidEvidence, TooManyReports
 from ratings.models import MisconductReport, ReportEvent, ReportEvidence
+from ratings.selectors import report_can_see, report_is_reporter, report_queue
 from ratings.services import (
     MOVED_BY,
     REPORTS_PER_DAY,
     TRANSITIONS,
     Authority,
     evidence_sniff,
+    report_authorities,
     report_submit,
     report_transition,
 )
@@ -41,6 +44,7 @@ from tests.ratings.factories import (
     MisconductReportFactory,
     operator_reviewer,
     published_agent,
+    reporter_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -434,7 +438,7 @@ def test_only_the_operators_reviewers_move_reports() -> None:
     # given
     report = MisconductReportFactory.create()
     outsiders = [
-        report.reporter,
+        reporter_of(report),
         UserFactory.create(is_staff=True),
         MembershipFactory.create(role=Membership.Role.OWNER).user,
         MembershipFactory.create(
@@ -516,3 +520,31 @@ def test_the_reporter_is_told_of_each_move_in_the_inbox(
     event = report.events.get(to_state=State.DISMISSED)
     assert (event.actor, event.note) == (reviewer, "Not misconduct.")
     assert len(callbacks) == 1  # the e-mail, sent once this commits
+
+
+def test_nobody_is_the_reporter_of_a_report_whose_account_was_deleted() -> None:
+    # given
+    report = MisconductReportFactory.create(reporter=None, submitted=None)
+    reviewer = operator_reviewer()
+
+    # when / then
+    for user in (UserFactory.create(), AnonymousUser()):
+        assert not report_is_reporter(user=user, report=report)
+        assert not report_can_see(user=user, report=report)
+    assert report_can_see(user=reviewer, report=report)
+    moved = report_transition(report=report, to=State.TRIAGED, actor=reviewer)
+    assert moved.state == State.TRIAGED
+    assert not Notification.objects.exists()
+
+
+def test_a_conflicted_reviewer_has_no_authority_over_the_report() -> None:
+    # given
+    report = MisconductReportFactory.create()
+    reviewer = operator_reviewer()
+    MembershipFactory.create(user=reviewer, organization=report.publisher)
+
+    # when / then
+    assert report_authorities(actor=reviewer) == {Authority.REVIEWER}
+    assert report_authorities(actor=reviewer, report=report) == frozenset()
+    assert not report_can_see(user=reviewer, report=report)
+    assert report not in report_queue(actor=reviewer)

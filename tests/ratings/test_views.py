@@ -5,20 +5,24 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from marketplace.models import AgentVersion
+from marketplace.models import AgentVersion, Notification
 from ratings.models import MisconductReport
 from ratings.services import report_submit
+from ratings.uploads import report_upload_limit
 from tests.marketplace.factories import (
     AgentVersionFactory,
+    MembershipFactory,
     OrganizationFactory,
     UserFactory,
 )
 from tests.ratings.factories import (
     HTML,
     PNG,
+    TEXT,
     MisconductReportFactory,
     operator_reviewer,
     published_agent,
+    reporter_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -223,7 +227,7 @@ def test_a_report_is_seen_by_its_reporter_and_the_reviewers_only(
     url = reverse("report-detail", args=[report.public_id])
 
     # when / then
-    client.force_login(report.reporter)
+    client.force_login(reporter_of(report))
     mine = client.get(url)
     assert mine.status_code == 200
     assert report.description in mine.content.decode()
@@ -320,7 +324,7 @@ def test_reviewers_triage_and_dismiss_from_the_queue(
 def test_a_reporter_cannot_move_their_own_report(client: Client) -> None:
     # given
     report = MisconductReportFactory.create()
-    client.force_login(report.reporter)
+    client.force_login(reporter_of(report))
 
     # when
     response = client.post(
@@ -342,3 +346,215 @@ def test_others_cannot_move_a_report_they_cannot_see(client: Client) -> None:
         {"to": "triaged", "seen": "submitted"},
     )
     assert response.status_code == 404
+
+
+# --- Upload limits ------------------------------------------------------------------
+
+
+def test_a_body_larger_than_a_report_takes_is_refused_with_413(
+    client: Client, settings: Any
+) -> None:
+    # given
+    settings.REPORT_EVIDENCE_MAX_BYTES = 1000
+    agent = published_agent()
+    client.force_login(UserFactory.create())
+    huge = PNG + b"\x00" * report_upload_limit()
+
+    # when
+    response = client.post(
+        _form_url(agent),
+        _form(attachments=[SimpleUploadedFile("huge.png", huge, "image/png")]),
+    )
+
+    # then
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "The upload is too large: attach at most 5 files of at most 1000" in page
+    assert 'role="alert"' in page
+    assert 'name="description"' in page  # the form, to send again
+    assert not MisconductReport.objects.exists()
+
+
+def test_the_size_is_checked_before_the_body_is_read(
+    client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    settings.REPORT_EVIDENCE_MAX_BYTES = 1000
+    agent = published_agent()
+    client.force_login(UserFactory.create())
+
+    def read_body(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the body was read")
+
+    monkeypatch.setattr(
+        "django.http.request.HttpRequest._load_post_and_files", read_body
+    )
+
+    # when
+    response = client.post(
+        _form_url(agent),
+        _form(attachments=[SimpleUploadedFile("a.png", b"\x00" * 200_000)]),
+    )
+
+    # then
+    assert response.status_code == 413
+
+
+def test_a_file_over_the_limit_is_refused_while_the_others_are_kept_out(
+    client: Client, settings: Any
+) -> None:
+    # given
+    settings.REPORT_EVIDENCE_MAX_BYTES = 1000
+    agent = published_agent()
+    client.force_login(UserFactory.create())
+
+    # when
+    response = client.post(
+        _form_url(agent),
+        _form(
+            attachments=[
+                SimpleUploadedFile("ok.png", PNG, "image/png"),
+                SimpleUploadedFile("big.png", PNG + b"\x00" * 1000, "image/png"),
+            ]
+        ),
+    )
+
+    # then
+    assert response.status_code == 400
+    assert "big.png is larger than 1000\xa0bytes." in response.content.decode()
+    assert response.context["form"].errors["attachments"] == [
+        "big.png is larger than 1000\xa0bytes."
+    ]
+    assert not MisconductReport.objects.exists()
+
+
+def test_more_files_than_a_report_takes_are_refused(client: Client) -> None:
+    # given
+    agent = published_agent()
+    client.force_login(UserFactory.create())
+    files = [SimpleUploadedFile(f"{n}.png", PNG, "image/png") for n in range(6)]
+
+    # when
+    response = client.post(_form_url(agent), _form(attachments=files))
+
+    # then
+    assert response.status_code == 400
+    assert "Attach at most 5 files." in response.content.decode()
+    assert not MisconductReport.objects.exists()
+
+
+def test_the_form_still_checks_the_csrf_token(client: Client) -> None:
+    # given
+    agent = published_agent()
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(UserFactory.create())
+
+    # when
+    response = strict.post(_form_url(agent), _form())
+
+    # then
+    assert response.status_code == 403
+    assert not MisconductReport.objects.exists()
+
+
+# --- Downloads, conflicts of interest and deleted accounts ----------------------------
+
+
+def _report_with_file(name: str, content: bytes) -> MisconductReport:
+    agent = published_agent()
+    return report_submit(
+        reporter=UserFactory.create(),
+        publisher=agent.publisher,
+        agent=agent,
+        category="security_problem",
+        description="It leaks tokens.",
+        files=[SimpleUploadedFile(name, content)],
+    )
+
+
+def test_evidence_is_a_download_the_browser_does_not_run(client: Client) -> None:
+    # given
+    report = _report_with_file("notes.html", TEXT)
+    evidence = report.evidence.get()
+    client.force_login(reporter_of(report))
+
+    # when
+    response = client.get(
+        reverse("report-evidence", args=[report.public_id, evidence.pk])
+    )
+
+    # then
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="notes.html.txt"'
+    assert response["Content-Type"] == "text/plain"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_a_reviewer_of_the_reported_publisher_sees_neither_report_nor_evidence(
+    client: Client,
+) -> None:
+    # given
+    report = _report_with_file("leak.png", PNG)
+    evidence = report.evidence.get()
+    reviewer = operator_reviewer()
+    MembershipFactory.create(user=reviewer, organization=report.publisher)
+    other = MisconductReportFactory.create()
+    own = MisconductReportFactory.create(reporter=reviewer)
+    client.force_login(reviewer)
+
+    # when
+    page = client.get(reverse("report-detail", args=[report.public_id]))
+    download = client.get(
+        reverse("report-evidence", args=[report.public_id, evidence.pk])
+    )
+    queue = client.get(reverse("report-queue"))
+
+    # then
+    assert page.status_code == 404
+    assert download.status_code == 404
+    assert [row[0] for row in queue.context["rows"]] == [other]
+    # The reporter still sees their report; a reviewer sees their own as its
+    # reporter, without the moves.
+    mine = client.get(reverse("report-detail", args=[own.public_id]))
+    assert mine.status_code == 200
+    assert "Move the report" not in mine.content.decode()
+    client.force_login(reporter_of(report))
+    assert (
+        client.get(reverse("report-detail", args=[report.public_id])).status_code == 200
+    )
+
+
+def test_a_report_outlives_its_reporters_account(client: Client) -> None:
+    # given
+    report = _report_with_file("leak.png", PNG)
+    reporter = report.reporter
+    assert reporter is not None
+    reviewer = operator_reviewer()
+
+    # when
+    reporter.delete()
+
+    # then
+    report.refresh_from_db()
+    assert report.reporter is None
+    assert report.evidence.count() == 1
+    client.force_login(reviewer)
+    page = client.get(reverse("report-detail", args=[report.public_id]))
+    queue = client.get(reverse("report-queue"))
+    assert "by a deleted account" in page.content.decode()
+    assert "by a deleted account" in queue.content.decode()
+    moved = client.post(
+        reverse("report-transition", args=[report.public_id]),
+        {"to": "dismissed", "seen": "submitted", "note": "Not enough to go on."},
+    )
+    assert moved.status_code == 302
+    report.refresh_from_db()
+    assert report.state == State.DISMISSED
+    assert not Notification.objects.exists()
+    # Nobody is its reporter now: a user without a role finds nothing.
+    client.force_login(UserFactory.create())
+    assert (
+        client.get(reverse("report-detail", args=[report.public_id])).status_code == 404
+    )
