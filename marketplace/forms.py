@@ -552,6 +552,18 @@ class InstallConsentForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    # The digest of the declaration whose permissions the page showed: the consent
+    # holds for that version only.
+    declaration_digest = forms.CharField(
+        max_length=64,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _(
+                "This page is out of date. Review the permissions again before "
+                "you agree."
+            )
+        },
+    )
 
     def __init__(self, *args: Any, scopes: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -2,10 +2,13 @@
 uninstall, consent to an update; for agent runtimes, the token refresh; for
 publishers, token introspection (RFC 7662)."""
 
+import hashlib
 import uuid
 from typing import Any
 
+from django.core.cache import cache
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled
@@ -18,8 +21,9 @@ from rest_framework.views import APIView
 from config.pagination import paginated_response
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
+from marketplace.exceptions import InvalidRefreshSecret
 from marketplace.models import Agent, Grant, Install
-from marketplace.ratelimit import allow, client_ip
+from marketplace.ratelimit import client_ip
 from marketplace.selectors.agents import agent_get_visible
 from marketplace.selectors.installs import (
     install_get,
@@ -30,11 +34,57 @@ from marketplace.selectors.installs import (
 from marketplace.services import installs as services
 from marketplace.tokens import IssuedToken
 
-# Token refreshes: per install (a runtime refreshes every few minutes) and per
-# client address (a runtime serves many installs), each within a minute.
-REFRESH_LIMIT_PER_INSTALL = 20
-REFRESH_LIMIT_PER_ADDRESS = 600
+# Failed token refreshes, each within a minute. Only failures count: a runtime
+# refreshes as many installs as it serves. They count per install and client
+# address together, so that a stranger who read an install's id (a token's "sub")
+# and sends wrong secrets from elsewhere does not lock out the runtime that holds
+# the right one; and per client address, whatever the install. Once either limit
+# is reached, that address's requests (for that install, or for all) are refused
+# with 429 until the window ends, the right secret too. Secrets are 256 random
+# bits: the limits curb noise and load, not a guess that could succeed.
+REFRESH_FAILURES_PER_INSTALL = 20
+REFRESH_FAILURES_PER_ADDRESS = 100
 REFRESH_WINDOW = 60
+
+
+def _failure_keys(request: Request, install_id: uuid.UUID) -> list[tuple[str, int]]:
+    address = hashlib.sha256(client_ip(request._request).encode()).hexdigest()[:32]
+    return [
+        (
+            f"ratelimit:install-token-failed:{install_id}:{address}",
+            REFRESH_FAILURES_PER_INSTALL,
+        ),
+        (
+            f"ratelimit:install-token-failed-address:{address}",
+            REFRESH_FAILURES_PER_ADDRESS,
+        ),
+    ]
+
+
+def _refresh_blocked(request: Request, install_id: uuid.UUID) -> bool:
+    return any(
+        int(cache.get(key) or 0) >= limit
+        for key, limit in _failure_keys(request, install_id)
+    )
+
+
+def _refresh_failed(request: Request, install_id: uuid.UUID) -> None:
+    for key, _limit in _failure_keys(request, install_id):
+        cache.add(key, 0, timeout=REFRESH_WINDOW)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=REFRESH_WINDOW)
+
+
+def _digest_field() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="The declaration digest of the version whose permissions the user "
+        "was shown (the agent version's declaration_digest). When given, a consent "
+        "to any other version is refused with 409 agent_changed.",
+    )
 
 
 def _scopes_field() -> serializers.ListField:
@@ -66,12 +116,19 @@ class InstallOutputSerializer(serializers.Serializer[Install]):
     update_pending = serializers.SerializerMethodField(
         help_text="The newer version waiting for the user's consent, if any."
     )
+    update_pending_digest = serializers.SerializerMethodField(
+        help_text="The declaration digest of that version, to send with the consent."
+    )
     created_at = serializers.DateTimeField()
     uninstalled_at = serializers.DateTimeField(allow_null=True)
 
     def get_update_pending(self, install: Install) -> str | None:
         pending = pending_version(install)
         return pending.version if pending is not None else None
+
+    def get_update_pending_digest(self, install: Install) -> str | None:
+        pending = pending_version(install)
+        return pending.declaration_digest if pending is not None else None
 
 
 class InstallTokenOutputSerializer(serializers.Serializer[IssuedToken]):
@@ -104,6 +161,7 @@ class InstallCollectionApi(APIView):
         publisher = serializers.SlugField()
         agent = serializers.SlugField()
         scopes = _scopes_field()
+        declaration_digest = _digest_field()
 
     class OutputSerializer(serializers.Serializer[Any]):
         install = InstallOutputSerializer()
@@ -130,6 +188,7 @@ class InstallCollectionApi(APIView):
                 request, data.validated_data["publisher"], data.validated_data["agent"]
             ),
             granted_scopes=data.validated_data["scopes"],
+            declaration_digest=data.validated_data.get("declaration_digest"),
         )
         body = self.OutputSerializer(
             {
@@ -187,6 +246,7 @@ class InstallConsentApi(APIView):
 
     class InputSerializer(serializers.Serializer[Any]):
         scopes = _scopes_field()
+        declaration_digest = _digest_field()
 
     @extend_schema(request=InputSerializer, responses=InstallOutputSerializer)
     def post(self, request: Request, public_id: uuid.UUID) -> Response:
@@ -197,6 +257,7 @@ class InstallConsentApi(APIView):
             actor=user,
             install=_install(request, public_id),
             granted_scopes=data.validated_data["scopes"],
+            declaration_digest=data.validated_data.get("declaration_digest"),
         )
         return Response(
             InstallOutputSerializer(install_get(user=user, public_id=public_id)).data
@@ -211,33 +272,30 @@ class InstallTokenApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer[Any]):
-        install_id = serializers.CharField(max_length=100)
+        # Any spelling of a UUID is read as the one install it names.
+        install_id = serializers.UUIDField(
+            error_messages={"invalid": gettext_lazy("The install id must be a UUID.")}
+        )
         refresh_secret = serializers.CharField(max_length=200, trim_whitespace=False)
 
     @extend_schema(request=InputSerializer, responses=InstallTokenOutputSerializer)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        install_id = data.validated_data["install_id"]
-        if not allow(
-            action="install-token-address",
-            subject=client_ip(request._request),
-            limit=REFRESH_LIMIT_PER_ADDRESS,
-            window=REFRESH_WINDOW,
-        ) or not allow(
-            action="install-token",
-            subject=install_id,
-            limit=REFRESH_LIMIT_PER_INSTALL,
-            window=REFRESH_WINDOW,
-        ):
+        install_id: uuid.UUID = data.validated_data["install_id"]
+        if _refresh_blocked(request, install_id):
             raise Throttled(
                 wait=REFRESH_WINDOW,
-                detail=_("Too many token requests; wait a minute and retry."),
+                detail=_("Too many failed token requests; wait a minute and retry."),
             )
-        token = services.install_token_refresh(
-            install_id=install_id,
-            refresh_secret=data.validated_data["refresh_secret"],
-        )
+        try:
+            token = services.install_token_refresh(
+                install_id=str(install_id),
+                refresh_secret=data.validated_data["refresh_secret"],
+            )
+        except InvalidRefreshSecret:
+            _refresh_failed(request, install_id)
+            raise
         return Response(
             InstallTokenOutputSerializer(token).data,
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},

@@ -123,9 +123,7 @@ urlpatterns = [
         name="api-invitation-accept",
     ),
     # Installs, their tokens and grants
-    path(
-        "installs/", installs.InstallCollectionApi.as_view(), name="api-install-list"
-    ),
+    path("installs/", installs.InstallCollectionApi.as_view(), name="api-install-list"),
     path(
         "installs/token/",
         installs.InstallTokenApi.as_view(),

@@ -10,10 +10,14 @@ The rules, in one place:
 - The runtime proves the install with a short-lived token (``marketplace.tokens``)
   that it refreshes with the install's secret; a token carries the scopes live when
   it was issued, and introspection says which are live now.
+- A consent holds for the declaration the user was shown: when the agent's latest
+  version changed meanwhile, it is refused and the user reviews the permissions
+  again.
 - A new version whose required scopes the grants already cover (and that lets the
   agent do no more on its own) moves the install along; otherwise the install stays
   on its version and the user is asked to consent. Scopes the new version no longer
-  asks for are revoked.
+  asks for are revoked, and those whose authority it lowers are held with the lower
+  one. This runs in the background, in batches, once the version is published.
 - The user revokes any scope at any time and uninstalls; both take effect at once.
 """
 
@@ -147,6 +151,26 @@ def install_check_allowed(*, user: User, agent: Agent) -> None:
         )
 
 
+def _ensure_version_shown(
+    *, version: AgentVersion, declaration_digest: str | None
+) -> None:
+    """Refuses a consent given to another declaration than ``version``'s: the user
+    (or the API client) saw the permissions of a version that is no longer the one
+    that would be granted. Without a digest (an API client that sends none) there
+    is nothing to compare."""
+    if declaration_digest is None or declaration_digest == version.declaration_digest:
+        return
+    raise Conflict(
+        _(
+            "The agent changed since you opened this page: version %(version)s asks "
+            "for permissions you have not seen. Review the permissions again before "
+            "you agree."
+        )
+        % {"version": version.version},
+        code="agent_changed",
+    )
+
+
 def _choose(
     permissions: list[Permission], granted_scopes: Iterable[str]
 ) -> tuple[list[str], list[str]]:
@@ -211,14 +235,21 @@ def _grant(
 
 @transaction.atomic
 def install_create(
-    *, user: User, agent: Agent, granted_scopes: Iterable[str]
+    *,
+    user: User,
+    agent: Agent,
+    granted_scopes: Iterable[str],
+    declaration_digest: str | None = None,
 ) -> InstallResult:
     """Install the latest published version of ``agent`` for ``user``, granting
-    ``granted_scopes`` (every required scope, and the optional ones chosen)."""
+    ``granted_scopes`` (every required scope, and the optional ones chosen).
+    ``declaration_digest`` is that of the version whose permissions the user was
+    shown: the consent holds only for it."""
     agent = Agent.objects.select_related("publisher", "latest_version").get(pk=agent.pk)
     install_check_allowed(user=user, agent=agent)
     version = agent.latest_version
     assert version is not None  # a listed agent has one  # noqa: S101
+    _ensure_version_shown(version=version, declaration_digest=declaration_digest)
     permissions = declared_permissions(version)
     granted, declined = _choose(permissions, granted_scopes)
     already = _("You have installed this agent already; manage it under My installs.")
@@ -352,23 +383,27 @@ def install_uninstall(*, actor: User, install: Install) -> Install:
 
 @transaction.atomic
 def install_consent(
-    *, actor: User, install: Install, granted_scopes: Iterable[str]
+    *,
+    actor: User,
+    install: Install,
+    granted_scopes: Iterable[str],
+    declaration_digest: str | None = None,
 ) -> Install:
     """Consent to the agent's latest published version: a new receipt, grants for
     the scopes newly chosen (and for those whose authority changed), revocation of
     the scopes declined or no longer asked for, and the install moves to the
-    version."""
+    version. The user must still be allowed to install the agent (a confirmed
+    e-mail address, old enough for its age rating, which may have been raised), and
+    ``declaration_digest`` is that of the version whose permissions they were
+    shown."""
     install = _own_active_install(actor=actor, install=install)
     agent = Agent.objects.select_related("publisher", "latest_version").get(
         pk=install.agent_id
     )
-    if not agent.is_listed:
-        raise Conflict(
-            _("This agent is not in the store at the moment; try again later."),
-            code="agent_not_installable",
-        )
+    install_check_allowed(user=actor, agent=agent)
     version = agent.latest_version
     assert version is not None  # a listed agent has one  # noqa: S101
+    _ensure_version_shown(version=version, declaration_digest=declaration_digest)
     permissions = declared_permissions(version)
     granted, declined = _choose(permissions, granted_scopes)
     authority = {p.scope: p.authority for p in permissions}
@@ -417,56 +452,146 @@ def install_consent(
     return install
 
 
+# Installs processed in one transaction when a version is published.
+FOLLOW_BATCH_SIZE = 500
+
+
+def installs_follow_version(*, version_id: int) -> int:
+    """After a version is published: move along the agent's active installs whose
+    grants already cover it, and ask the users of the others to consent, a batch at
+    a time, each batch in its own transaction. Idempotent: an install already on
+    the version is not touched again, and a user already asked about the version is
+    not asked twice. Returns how many installs were moved or asked."""
+    version = (
+        AgentVersion.objects.select_related("agent__publisher")
+        .filter(pk=version_id)
+        .first()
+    )
+    if version is None or version.agent.latest_version_id != version.pk:
+        # Gone, or superseded: the newer version's run does the work.
+        return 0
+    done = 0
+    after = 0
+    while True:
+        batch = list(
+            Install.objects.filter(
+                agent_id=version.agent_id, state=State.ACTIVE, pk__gt=after
+            )
+            .exclude(version_id=version.pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:FOLLOW_BATCH_SIZE]
+        )
+        if not batch:
+            return done
+        followed = _follow_batch(version=version, install_ids=batch)
+        if followed is None:
+            return done
+        done += followed
+        after = batch[-1]
+
+
+@dataclass(frozen=True)
+class _Lowered:
+    grant: Grant
+    to: str
+
+
 @transaction.atomic
-def installs_on_new_version(*, version: AgentVersion) -> None:
-    """After ``version`` is published: move along the installs whose grants already
-    cover it, and ask the users of the others to consent. Called inside the
-    publishing transaction."""
-    agent = Agent.objects.select_related("publisher").get(pk=version.agent_id)
-    if agent.latest_version_id != version.pk:
-        return
-    installs = (
-        Install.objects.filter(agent=agent, state=State.ACTIVE)
-        .exclude(version=version)
+def _follow_batch(*, version: AgentVersion, install_ids: list[int]) -> int | None:
+    """One batch of ``installs_follow_version``: a constant number of queries for
+    the installs that move, and one notification for each user asked. None when
+    the version is no longer the latest."""
+    agent = version.agent
+    # Locked, so that a consent given meanwhile and this batch do not interleave;
+    # those that moved on or were uninstalled since the batch was read are skipped.
+    installs = list(
+        Install.objects.select_for_update(of=("self",))
+        .filter(pk__in=install_ids, state=State.ACTIVE)
+        .exclude(version_id=version.pk)
         .select_related("user", "version")
         .prefetch_related(live_grants_prefetch())
+        .order_by("pk")
     )
-    now = timezone.now()
+    # Checked with the installs locked: a newer version's run that got to them
+    # first committed before this reads, and a later one waits for this batch.
+    # Either way no install is moved back to an older version.
+    if not Agent.objects.filter(
+        pk=version.agent_id, latest_version_id=version.pk
+    ).exists():
+        return None
+    asked_before = set(
+        InstallEvent.objects.filter(
+            install__in=installs,
+            action="consent_requested",
+            payload__version_id=version.pk,
+        ).values_list("install_id", flat=True)
+    )
+    moved: list[Install] = []
+    dropped: list[Grant] = []
+    lowered: list[_Lowered] = []
+    events: list[InstallEvent] = []
+    asked = 0
     for install in installs:
-        rows, dropped = consent_rows(install=install, version=version)
+        rows, no_longer_asked = consent_rows(install=install, version=version)
         if any(row.needs_consent for row in rows):
-            _ask_consent(install=install, version=version, agent=agent)
+            if install.pk not in asked_before:
+                _ask_consent(install=install, version=version, agent=agent)
+                asked += 1
             continue
-        moved = Install.objects.filter(
-            pk=install.pk, state=State.ACTIVE, version_id=install.version_id
-        ).update(version=version, updated_at=now)
-        if not moved:
-            continue
-        Grant.objects.filter(pk__in=[grant.pk for grant in dropped]).update(
-            revoked_at=now
-        )
         # A scope whose authority the new version lowers is held with the lower
         # one: the grant says what the agent may do now.
         live: dict[str, Grant] = {
             grant.scope: grant
             for grant in install.live_grants  # type: ignore[attr-defined]  # prefetched to_attr
         }
-        for row in rows:
-            grant = live.get(row.permission.scope)
-            if grant is not None and AUTHORITY_RANK.get(
-                row.permission.authority, 0
-            ) < AUTHORITY_RANK.get(grant.authority, 0):
-                Grant.objects.filter(pk=grant.pk).update(
-                    authority=row.permission.authority
-                )
-        _event(
-            install=install,
-            actor=None,
-            action="updated",
-            from_version=install.version.version,
-            to_version=version.version,
-            revoked=[grant.scope for grant in dropped],
+        lowers = [
+            _Lowered(grant=live[row.permission.scope], to=row.permission.authority)
+            for row in rows
+            if row.permission.scope in live
+            and AUTHORITY_RANK.get(row.permission.authority, 0)
+            < AUTHORITY_RANK.get(live[row.permission.scope].authority, 0)
+        ]
+        moved.append(install)
+        dropped.extend(no_longer_asked)
+        lowered.extend(lowers)
+        events.append(
+            InstallEvent(
+                install=install,
+                actor=None,
+                action="updated",
+                payload={
+                    "from_version": install.version.version,
+                    "to_version": version.version,
+                    "revoked": [grant.scope for grant in no_longer_asked],
+                    "lowered": [
+                        {
+                            "scope": item.grant.scope,
+                            "from": item.grant.authority,
+                            "to": item.to,
+                        }
+                        for item in lowers
+                    ],
+                },
+            )
         )
+    if moved:
+        now = timezone.now()
+        # The rows are locked and were read active and on another version: the
+        # compare-and-set holds for each of them.
+        Install.objects.filter(
+            pk__in=[install.pk for install in moved], state=State.ACTIVE
+        ).exclude(version_id=version.pk).update(version=version, updated_at=now)
+        if dropped:
+            Grant.objects.filter(
+                pk__in=[grant.pk for grant in dropped], revoked_at=None
+            ).update(revoked_at=now)
+        for authority in {item.to for item in lowered}:
+            Grant.objects.filter(
+                pk__in=[item.grant.pk for item in lowered if item.to == authority],
+                revoked_at=None,
+            ).update(authority=authority)
+        InstallEvent.objects.bulk_create(events)
+    return len(moved) + asked
 
 
 def _ask_consent(*, install: Install, version: AgentVersion, agent: Agent) -> None:
@@ -475,6 +600,7 @@ def _ask_consent(*, install: Install, version: AgentVersion, agent: Agent) -> No
         actor=None,
         action="consent_requested",
         version=version.version,
+        version_id=version.pk,
     )
     notification_create(
         user=install.user,

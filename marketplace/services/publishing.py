@@ -330,10 +330,13 @@ def version_review(
         # The first approval gives the agent its ACPs identity code, if the operator
         # holds an arc; later approvals leave the code as it is.
         agent_assign_aic(agent=version.agent, actor=actor)
-        # Installs move to the new version only as far as their grants cover it.
-        from marketplace.services.installs import installs_on_new_version
+        # Installs move to the new version only as far as their grants cover it,
+        # in the background once this commits.
+        from marketplace.tasks import (
+            installs_follow_version as installs_follow_version_task,
+        )
 
-        installs_on_new_version(version=version)
+        installs_follow_version_task.delay_on_commit(version_id=version.pk)  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
     return version
 
 

@@ -16,7 +16,7 @@ from config.exceptions import ApplicationError
 from config.exceptions import PermissionDenied as DomainPermissionDenied
 from marketplace.auth import signed_in_user
 from marketplace.forms import InstallConsentForm
-from marketplace.models import Agent, Grant, Install
+from marketplace.models import Agent, AgentVersion, Grant, Install
 from marketplace.selectors.agents import agent_get_visible
 from marketplace.selectors.installs import (
     Permission,
@@ -35,6 +35,19 @@ PAGE_SIZE = 20
 
 def _listed_agent(request: HttpRequest, publisher: str, agent: str) -> Agent:
     return agent_get_visible(user=request.user, publisher=publisher, agent=agent)
+
+
+def _same_version_posted(
+    form: InstallConsentForm, version: AgentVersion | None
+) -> bool:
+    """Whether the form was sent from a page showing ``version``: only then are the
+    boxes ticked as they were sent; otherwise the user starts again from the
+    defaults of the version shown now."""
+    return (
+        form.is_bound
+        and version is not None
+        and form.data.get("declaration_digest") == version.declaration_digest
+    )
 
 
 @login_required
@@ -62,7 +75,10 @@ def install_page(request: HttpRequest, publisher: str, agent: str) -> HttpRespon
         result = run_form_service(
             form,
             lambda: services.install_create(
-                user=user, agent=found, granted_scopes=form.cleaned_data["scopes"]
+                user=user,
+                agent=found,
+                granted_scopes=form.cleaned_data["scopes"],
+                declaration_digest=form.cleaned_data["declaration_digest"],
             ),
         )
         if result is not None:
@@ -76,7 +92,7 @@ def install_page(request: HttpRequest, publisher: str, agent: str) -> HttpRespon
             return response
     chosen = (
         set(request.POST.getlist("scopes"))
-        if form.is_bound
+        if _same_version_posted(form, version)
         else {row.permission.scope for row in rows if row.permission.required}
     )
     return render(
@@ -180,6 +196,11 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             request, _("This agent is not in the store at the moment; try again later.")
         )
         return redirect("install-list")
+    refusal = ""
+    try:
+        services.install_check_allowed(user=user, agent=agent)
+    except ApplicationError as error:
+        refusal = error.message
     rows, dropped = consent_rows(install=install, version=version)
     form = InstallConsentForm(
         request.POST if request.method == "POST" else None,
@@ -189,7 +210,10 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         done = run_form_service(
             form,
             lambda: services.install_consent(
-                actor=user, install=install, granted_scopes=form.cleaned_data["scopes"]
+                actor=user,
+                install=install,
+                granted_scopes=form.cleaned_data["scopes"],
+                declaration_digest=form.cleaned_data["declaration_digest"],
             ),
         )
         if done is not None:
@@ -204,7 +228,7 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             return redirect("install-list")
     chosen = (
         set(request.POST.getlist("scopes"))
-        if form.is_bound
+        if _same_version_posted(form, version)
         else {
             row.permission.scope
             for row in rows
@@ -223,6 +247,7 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             "form": form,
             "chosen": chosen,
             "pending": version.pk != install.version_id,
+            "refusal": refusal,
         },
         status=400 if form.is_bound and form.errors else 200,
     )

@@ -33,7 +33,9 @@ def _issue(**overrides: object) -> tokens.IssuedToken:
 def _forge(
     header: Mapping[str, object], claims: Mapping[str, object], key: Ed25519PrivateKey
 ) -> str:
-    protected = keys.b64url(json.dumps(header).encode())
+    """A token of ``header`` (written compactly, as the site writes its own) and
+    ``claims``, signed by ``key``."""
+    protected = keys.b64url(json.dumps(header, separators=(",", ":")).encode())
     payload = keys.b64url(json.dumps(claims).encode())
     signature = key.sign(f"{protected}.{payload}".encode())
     return f"{protected}.{payload}.{keys.b64url(signature)}"
@@ -113,6 +115,8 @@ def test_a_tampered_token_does_not_verify() -> None:
         "a.b.c",
         "a.b",
         "x" * 9000,
+        "..",
+        "a.b.c.d",
         # alg "none", no signature
         keys.b64url(b'{"alg":"none","typ":"JWT"}') + "." + keys.b64url(b"{}") + ".",
     ],
@@ -153,3 +157,86 @@ def test_claims_of_the_wrong_shape_or_issuer_do_not_verify() -> None:
     assert tokens.install_token_verify(
         _forge(header, dict(issued.claims), site_key)
     ) == dict(issued.claims)
+
+
+def test_the_site_issues_the_one_header_that_verification_expects() -> None:
+    # given
+    issued = _issue()
+    # then
+    protected = issued.token.split(".")[0]
+    assert protected == tokens.expected_protected_header(keys.public_jwk()["kid"])
+
+
+def test_a_header_written_otherwise_does_not_verify_even_when_signed() -> None:
+    # given: the site's own header members, in another order or spacing, and an
+    # extra member, each signed by the site's key
+    issued = _issue()
+    site_key = keys.private_key()
+    kid = keys.public_jwk()["kid"]
+    for protected in (
+        keys.b64url(json.dumps({"alg": "EdDSA", "kid": kid, "typ": "JWT"}).encode()),
+        keys.b64url(
+            json.dumps(
+                {"typ": "JWT", "kid": kid, "alg": "EdDSA"}, separators=(",", ":")
+            ).encode()
+        ),
+        keys.b64url(
+            json.dumps(
+                {"alg": "EdDSA", "kid": kid, "typ": "JWT", "crit": ["exp"]},
+                separators=(",", ":"),
+            ).encode()
+        ),
+    ):
+        payload = issued.token.split(".")[1]
+        signature = keys.b64url(site_key.sign(f"{protected}.{payload}".encode()))
+        # then
+        assert tokens.install_token_verify(f"{protected}.{payload}.{signature}") is None
+
+
+def _deep_header_token() -> str:
+    """A token whose header is 5,000 nested arrays: it would exhaust the recursion
+    of a JSON parser."""
+    protected = keys.b64url(b"[" * 5000)
+    return f"{protected}.{keys.b64url(b'{}')}.{keys.b64url(b'x' * 64)}"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        _deep_header_token(),
+        # within the length limit, deep structures in the payload of a token with
+        # the right header but no valid signature
+        "{header}." + keys.b64url(b"[" * 2000) + "." + keys.b64url(b"x" * 64),
+        # the right header and garbage after it
+        "{header}.%%%.@@@",
+        "{header}.\u00e9t\u00e9.\u00e9t\u00e9",  # not ASCII
+        "{header}.\ud800.\ud800",  # a lone surrogate, as JSON input may carry
+        "{header}..",
+        # a long token under the length limit, and one over it
+        "{header}." + "A" * (tokens.MAX_TOKEN_LENGTH - 200) + ".AAAA",
+        "{header}." + "A" * tokens.MAX_TOKEN_LENGTH + ".AAAA",
+    ],
+)
+def test_hostile_tokens_do_not_verify_and_raise_nothing(token: str) -> None:
+    # given
+    token = token.replace(
+        "{header}", tokens.expected_protected_header(keys.public_jwk()["kid"])
+    )
+    # when / then
+    assert tokens.install_token_verify(token) is None
+
+
+def test_a_token_over_the_length_limit_is_refused_before_any_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: a genuine token padded past the limit
+    issued = _issue()
+    padded = issued.token + "A" * tokens.MAX_TOKEN_LENGTH
+
+    def fail(*args: object) -> bytes:
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(keys, "b64url_decode", fail)
+    # then
+    assert tokens.MAX_TOKEN_LENGTH == 4096
+    assert tokens.install_token_verify(padded) is None

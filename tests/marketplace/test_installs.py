@@ -12,6 +12,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config import keys
+from marketplace import tasks
+from marketplace.api import installs as api_views
 from marketplace.exceptions import Conflict, InstallNotAllowed
 from marketplace.models import (
     Agent,
@@ -107,8 +110,11 @@ def publisher_member(agent: Agent) -> User:
     return MembershipFactory.create(organization=agent.publisher).user
 
 
-def publish(agent: Agent, permissions: list[dict[str, Any]], number: str) -> None:
-    """A new version, approved by the operator's reviewer."""
+def approve(
+    agent: Agent, permissions: list[dict[str, Any]], number: str
+) -> AgentVersion:
+    """A new version, approved by the operator's reviewer (the installs follow it
+    in the background: not yet)."""
     version = AgentVersionFactory.create(
         agent=agent,
         version=number,
@@ -119,7 +125,17 @@ def publish(agent: Agent, permissions: list[dict[str, Any]], number: str) -> Non
     reviewer = MembershipFactory.create(
         organization=operator, role=Membership.Role.REVIEWER
     ).user
-    publishing.version_review(actor=reviewer, version=version, verdict="approve")
+    return publishing.version_review(actor=reviewer, version=version, verdict="approve")
+
+
+def publish(
+    agent: Agent, permissions: list[dict[str, Any]], number: str
+) -> AgentVersion:
+    """A new version, approved, and the task that moves the installs along run as
+    the worker would run it."""
+    version = approve(agent, permissions, number)
+    tasks.installs_follow_version(version_id=version.pk)
+    return version
 
 
 @pytest.fixture
@@ -345,6 +361,7 @@ def test_an_update_the_grants_cover_moves_the_install_and_drops_old_scopes() -> 
         "from_version": "1.0.0",
         "to_version": "1.1.0",
         "revoked": ["payments.initiate"],
+        "lowered": [],
     }
     assert not Notification.objects.filter(user=user).exists()
 
@@ -692,7 +709,6 @@ def test_refresh_refuses_unknown_installs_and_wrong_secrets(api: APIClient) -> N
         (install_id, "wrong"),
         (install_id, result.refresh_secret + "x"),
         (str(uuid.uuid4()), result.refresh_secret),
-        ("not-a-uuid", result.refresh_secret),
     ):
         response = _refresh(api, given_id, secret)
         assert response.status_code == 401, given_id
@@ -701,6 +717,12 @@ def test_refresh_refuses_unknown_installs_and_wrong_secrets(api: APIClient) -> N
         assert "not valid" in error["message"]
     response = api.post("/api/v1/installs/token/", {}, format="json")
     assert response.status_code == 400
+    # an id that is no UUID at all is bad input, said so
+    response = _refresh(api, "not-a-uuid", result.refresh_secret)
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["code"] == "invalid"
+    assert error["details"]["install_id"] == ["The install id must be a UUID."]
     assert _refresh(api, install_id, result.refresh_secret).status_code == 200
     # only the secret's digest is stored
     stored = Install.objects.get(pk=result.install.pk).refresh_secret_hash
@@ -708,7 +730,9 @@ def test_refresh_refuses_unknown_installs_and_wrong_secrets(api: APIClient) -> N
     assert stored == services.secret_digest(result.refresh_secret)
 
 
-def test_refresh_works_without_a_session_and_is_rate_limited(api: APIClient) -> None:
+def test_refresh_works_without_a_session_and_successes_are_not_limited(
+    api: APIClient,
+) -> None:
     # given
     agent = listed_agent()
     user = UserFactory.create()
@@ -719,38 +743,116 @@ def test_refresh_works_without_a_session_and_is_rate_limited(api: APIClient) -> 
     browser = APIClient(enforce_csrf_checks=True)
     browser.force_login(user)
     assert _refresh(browser, install_id, result.refresh_secret).status_code == 200
-    # when: far more refreshes than a runtime needs
-    statuses = [
-        _refresh(api, install_id, result.refresh_secret).status_code for _ in range(25)
-    ]
+    # when: far more refreshes than the failure limits, all with the right secret
+    statuses = {
+        _refresh(api, install_id, result.refresh_secret).status_code
+        for _ in range(api_views.REFRESH_FAILURES_PER_INSTALL + 5)
+    }
     # then
-    assert statuses.count(200) == 19  # 20 a minute, one used above
-    assert statuses[-1] == 429
-    assert _error(_refresh(api, install_id, result.refresh_secret))["code"] == (
-        "throttled"
+    assert statuses == {200}
+
+
+def test_refresh_reads_any_spelling_of_the_install_id_as_one_install(
+    api: APIClient,
+) -> None:
+    # given
+    agent = listed_agent()
+    result = install(UserFactory.create(), agent)
+    public_id = result.install.public_id
+    spellings = [
+        str(public_id),
+        str(public_id).upper(),
+        public_id.hex,
+        f"{{{public_id}}}",
+        public_id.urn,
+    ]
+    # then: each one refreshes the install
+    for spelling in spellings:
+        response = _refresh(api, spelling, result.refresh_secret)
+        assert response.status_code == 200, spelling
+        assert response.json()["install_id"] == str(public_id)
+    # and failures under every spelling count towards the one limit
+    limit = api_views.REFRESH_FAILURES_PER_INSTALL
+    for attempt in range(limit):
+        response = _refresh(api, spellings[attempt % len(spellings)], "wrong")
+        assert response.status_code == 401
+    for spelling in spellings:
+        response = _refresh(api, spelling, "wrong")
+        assert response.status_code == 429, spelling
+
+
+def test_failed_refreshes_lock_out_only_the_address_that_failed(
+    api: APIClient,
+) -> None:
+    # given: a stranger who read the install's id (a token's "sub")
+    agent = listed_agent()
+    result = install(UserFactory.create(), agent)
+    install_id = str(result.install.public_id)
+    stranger = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_ACCEPT_LANGUAGE="en")
+    runtime = APIClient(REMOTE_ADDR="198.51.100.7", HTTP_ACCEPT_LANGUAGE="en")
+    # when: the stranger sends wrong secrets up to the limit, and more
+    limit = api_views.REFRESH_FAILURES_PER_INSTALL
+    statuses = [
+        _refresh(stranger, install_id, "wrong").status_code for _ in range(limit + 3)
+    ]
+    # then: its failures are told as such up to the limit, then it is throttled,
+    # the right secret too
+    assert statuses == [401] * limit + [429] * 3
+    response = _refresh(stranger, install_id, result.refresh_secret)
+    assert response.status_code == 429
+    assert _error(response)["code"] == "throttled"
+    # and the runtime, elsewhere, still refreshes with the right secret
+    assert _refresh(runtime, install_id, result.refresh_secret).status_code == 200
+    # while its own few failures do not lock it out
+    for _ in range(3):
+        assert _refresh(runtime, install_id, "wrong").status_code == 401
+    assert _refresh(runtime, install_id, result.refresh_secret).status_code == 200
+
+
+def test_failed_refreshes_of_many_installs_throttle_the_address(
+    api: APIClient,
+) -> None:
+    # given
+    agent = listed_agent()
+    result = install(UserFactory.create(), agent)
+    scanner = APIClient(REMOTE_ADDR="203.0.113.10", HTTP_ACCEPT_LANGUAGE="en")
+    # when: an address tries wrong secrets on many install ids
+    limit = api_views.REFRESH_FAILURES_PER_ADDRESS
+    statuses = [
+        _refresh(scanner, str(uuid.uuid4()), "wrong").status_code
+        for _ in range(limit + 1)
+    ]
+    # then: it is throttled for every install
+    assert statuses == [401] * limit + [429]
+    response = _refresh(scanner, str(result.install.public_id), result.refresh_secret)
+    assert response.status_code == 429
+    # and another address is not
+    assert (
+        _refresh(api, str(result.install.public_id), result.refresh_secret).status_code
+        == 200
     )
 
 
 # --- Lists ----------------------------------------------------------------------------
 
 
-def test_the_install_list_has_a_constant_query_count(api: APIClient) -> None:
+def test_the_install_list_has_a_constant_query_count(
+    api: APIClient, django_assert_num_queries: Any
+) -> None:
     user = UserFactory.create()
     api.force_authenticate(user)
-    counts = []
+    sizes = []
     for size in (1, 6):
-        Grant.objects.all().delete()
-        Install.objects.all().delete()
-        for _ in range(size):
+        while Install.objects.filter(user=user).count() < size:
             install(user, listed_agent())
-        with CaptureQueriesContext(connection) as queries:
+        # the count, the page with agents and versions, the live grants
+        with django_assert_num_queries(3):
             response = api.get("/api/v1/installs/?page_size=50")
         assert response.status_code == 200
         results = response.json()["results"]
-        assert len(results) == size
         assert all(len(item["grants"]) == 2 for item in results)
-        counts.append(len(queries))
-    assert counts[0] == counts[1]
+        sizes.append(len(results))
+    assert sizes == [1, 6]
 
 
 def test_the_list_shows_only_the_callers_installs(api: APIClient) -> None:
@@ -778,3 +880,275 @@ def test_a_user_with_installs_can_delete_their_account() -> None:
     # then: the install goes with its receipts and grants
     assert not Install.objects.filter(pk=made.install.pk).exists()
     assert not ConsentReceipt.objects.filter(install_id=made.install.pk).exists()
+
+
+# --- A consent holds for the version shown ------------------------------------------
+
+# payments.initiate, now for the agent to do on its own
+PAYING_ON_ITS_OWN = [*PERMISSIONS[:2], {**PERMISSIONS[2], "authority": "autonomous"}]
+
+
+def _digest(agent: Agent) -> str:
+    latest = Agent.objects.select_related("latest_version").get(pk=agent.pk)
+    assert latest.latest_version is not None
+    return latest.latest_version.declaration_digest
+
+
+def test_an_install_through_the_api_holds_for_the_declaration_given(
+    api: APIClient,
+) -> None:
+    # given: a client shown 1.0.0, where only the user initiates payments
+    agent = listed_agent()
+    user = UserFactory.create()
+    shown = _digest(agent)
+    # when: 2.0.0 lets the agent pay on its own before the client installs
+    publish(agent, PAYING_ON_ITS_OWN, "2.0.0")
+    api.force_authenticate(user)
+    body = {
+        "publisher": agent.publisher.slug,
+        "agent": agent.slug,
+        "scopes": ["contacts.read", "calendar.write", "payments.initiate"],
+        "declaration_digest": shown,
+    }
+    response = api.post("/api/v1/installs/", body, format="json")
+    # then
+    assert response.status_code == 409
+    error = _error(response)
+    assert error["code"] == "agent_changed"
+    assert "Review the permissions again" in error["message"]
+    assert not Install.objects.exists()
+    assert Agent.objects.get(pk=agent.pk).install_count == 0
+    # when: the client sends the digest of 2.0.0
+    response = api.post(
+        "/api/v1/installs/",
+        {**body, "declaration_digest": _digest(agent)},
+        format="json",
+    )
+    # then
+    assert response.status_code == 201, response.json()
+    grants = {g["scope"]: g["authority"] for g in response.json()["install"]["grants"]}
+    assert grants["payments.initiate"] == "autonomous"
+    # a digest is optional for API clients, and checked for its length
+    response = api.post(
+        "/api/v1/installs/", {**body, "declaration_digest": "x" * 65}, format="json"
+    )
+    assert response.status_code == 400
+
+
+def test_a_consent_to_an_update_holds_for_the_declaration_given(
+    api: APIClient,
+) -> None:
+    # given: an install of 1.0.0, and 2.0.0 asking for one more scope, its digest
+    # read by the client
+    agent = listed_agent()
+    user = UserFactory.create()
+    result = install(user, agent)
+    mail = {"scope": "mail.send", "purpose": "Invite", "authority": "user_only"}
+    publish(agent, [*PERMISSIONS, mail], "2.0.0")
+    api.force_authenticate(user)
+    url = f"/api/v1/installs/{result.install.public_id}/"
+    shown = api.get(url).json()["update_pending_digest"]
+    assert shown == _digest(agent)
+    # when: 2.1.0 lets the agent send mail on its own before the client consents
+    publish(agent, [*PERMISSIONS, {**mail, "authority": "autonomous"}], "2.1.0")
+    scopes = ["contacts.read", "calendar.write", "mail.send"]
+    response = api.post(
+        f"{url}consent/", {"scopes": scopes, "declaration_digest": shown}, format="json"
+    )
+    # then
+    assert response.status_code == 409
+    assert _error(response)["code"] == "agent_changed"
+    current = Install.objects.select_related("version").get(pk=result.install.pk)
+    assert current.version.version == "1.0.0"
+    assert not Grant.objects.filter(install=current, scope="mail.send").exists()
+    # and the service says the same to any caller
+    with pytest.raises(Conflict) as refused:
+        services.install_consent(
+            actor=user, install=current, granted_scopes=scopes, declaration_digest=shown
+        )
+    assert refused.value.code == "agent_changed"
+    # when: the client consents to what 2.1.0 asks
+    response = api.post(
+        f"{url}consent/",
+        {"scopes": scopes, "declaration_digest": _digest(agent)},
+        format="json",
+    )
+    # then
+    assert response.status_code == 200, response.json()
+    assert response.json()["version"] == "2.1.0"
+    assert response.json()["update_pending_digest"] is None
+
+
+def test_a_consent_to_an_update_checks_the_user_as_an_install_does() -> None:
+    # given: installs by a confirmed adult and by a 14-year-old
+    agent = listed_agent()
+    year = timezone.localdate().year
+    adult = UserFactory.create(birth_year=year - 30)
+    young = UserFactory.create(birth_year=year - 14)
+    adults = install(adult, agent).install
+    youngs = install(young, agent).install
+    scopes = ["contacts.read", "calendar.write", "payments.initiate"]
+    # when: the agent is rated 16+
+    Agent.objects.filter(pk=agent.pk).update(age_rating=Agent.AgeRating.AGE_16)
+    # then: the young user may no longer consent, the adult may
+    with pytest.raises(InstallNotAllowed) as refused:
+        services.install_consent(actor=young, install=youngs, granted_scopes=scopes)
+    assert refused.value.code == "age_rating"
+    services.install_consent(actor=adult, install=adults, granted_scopes=scopes)
+    # when: the adult's e-mail address is no longer confirmed
+    User.objects.filter(pk=adult.pk).update(email_verified_at=None)
+    adult.refresh_from_db()
+    # then
+    with pytest.raises(InstallNotAllowed) as refused:
+        services.install_consent(actor=adult, install=adults, granted_scopes=scopes[:2])
+    assert refused.value.code == "email_not_verified"
+    assert Grant.objects.filter(install=adults, revoked_at=None).count() == 3
+    assert Grant.objects.filter(install=youngs, revoked_at=None).count() == 2
+
+
+# --- Installs follow a new version in the background -------------------------------
+
+
+def test_approving_a_version_enqueues_the_installs_update_on_commit(
+    django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    agent = listed_agent()
+    user = UserFactory.create()
+    result = install(user, agent)
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        tasks.installs_follow_version, "delay", lambda **kwargs: sent.append(kwargs)
+    )
+    # when: the version is approved
+    with django_capture_on_commit_callbacks() as callbacks:
+        version = approve(agent, PERMISSIONS, "1.1.0")
+        # then: nothing is done in the reviewer's request
+        current = Install.objects.select_related("version").get(pk=result.install.pk)
+        assert current.version.version == "1.0.0"
+        assert sent == []
+    # and the task is enqueued once the approval commits
+    for callback in callbacks:
+        callback()
+    assert {"version_id": version.pk} in sent
+    assert tasks.installs_follow_version.name == "marketplace.installs_follow_version"
+
+
+def test_the_task_moves_and_asks_once_however_often_it_runs() -> None:
+    # given: one install whose grants cover 1.1.0, one that must consent to it
+    agent = listed_agent()
+    covered = install(UserFactory.create(), agent).install
+    asked_user = UserFactory.create()
+    asked = install(asked_user, agent).install
+    services.grant_revoke(actor=asked_user, install=asked, scope="calendar.write")
+    version = approve(agent, PERMISSIONS, "1.1.0")
+    # when
+    assert tasks.installs_follow_version(version_id=version.pk) == 2
+    # then
+    assert Install.objects.get(pk=covered.pk).version_id == version.pk
+    assert Install.objects.get(pk=asked.pk).version_id != version.pk
+    assert Notification.objects.filter(user=asked_user).count() == 1
+    events = InstallEvent.objects.count()
+    # when: it runs again (a redelivery)
+    assert tasks.installs_follow_version(version_id=version.pk) == 0
+    # then: nothing more
+    assert InstallEvent.objects.count() == events
+    assert Notification.objects.count() == 1
+    # and a version no longer the latest is left to the newer one's task, which
+    # asks again about the newer version
+    newer = approve(agent, PERMISSIONS, "1.2.0")
+    assert tasks.installs_follow_version(version_id=version.pk) == 0
+    assert tasks.installs_follow_version(version_id=newer.pk) == 2
+    assert Notification.objects.filter(user=asked_user).count() == 2
+    assert tasks.installs_follow_version(version_id=0) == 0
+
+
+def test_a_run_for_a_superseded_version_moves_no_install_back() -> None:
+    # given: 1.1.0 and then 1.2.0 approved, and 1.2.0's run done first
+    agent = listed_agent()
+    result = install(UserFactory.create(), agent)
+    older = approve(agent, PERMISSIONS, "1.1.0")
+    newer = publish(agent, PERMISSIONS, "1.2.0")
+    assert Install.objects.get(pk=result.install.pk).version_id == newer.pk
+    # when: 1.1.0's run reaches its batch, read while 1.1.0 was the latest
+    services._follow_batch(
+        version=AgentVersion.objects.select_related("agent").get(pk=older.pk),
+        install_ids=[result.install.pk],
+    )
+    # then: the install stays on 1.2.0
+    assert Install.objects.get(pk=result.install.pk).version_id == newer.pk
+    assert (
+        InstallEvent.objects.filter(install=result.install, action="updated").count()
+        == 1
+    )
+
+
+def test_a_lowered_authority_is_held_and_recorded() -> None:
+    # given: calendar.write granted as "confirm each action"
+    agent = listed_agent()
+    result = install(UserFactory.create(), agent)
+    # when: 1.1.0 leaves calendar writes to the user alone
+    publish(
+        agent, [PERMISSIONS[0], {**PERMISSIONS[1], "authority": "user_only"}], "1.1.0"
+    )
+    # then
+    grant = Grant.objects.get(
+        install=result.install, scope="calendar.write", revoked_at=None
+    )
+    assert grant.authority == "user_only"
+    event = InstallEvent.objects.get(install=result.install, action="updated")
+    assert event.payload["lowered"] == [
+        {"scope": "calendar.write", "from": "user_authorised", "to": "user_only"}
+    ]
+
+
+def _movable_installs(agent: Agent, count: int) -> None:
+    while Install.objects.filter(agent=agent).count() < count:
+        install(UserFactory.create(), agent)
+
+
+def test_a_batch_of_installs_moves_in_a_constant_number_of_queries(
+    django_assert_num_queries: Any,
+) -> None:
+    agent = listed_agent()
+    for size, number in ((1, "1.1.0"), (6, "1.2.0")):
+        _movable_installs(agent, size)
+        version = approve(agent, PERMISSIONS, number)
+        # the version; the batch's ids, and the empty next batch that ends the run;
+        # in the batch's transaction (two savepoint statements): the locked
+        # installs, their grants, whether the version is still the latest, the
+        # consent requests already made, the move, the events
+        with django_assert_num_queries(11):
+            assert tasks.installs_follow_version(version_id=version.pk) == size
+
+
+def test_the_installs_are_processed_a_batch_per_transaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: five installs, batches of two
+    monkeypatch.setattr(services, "FOLLOW_BATCH_SIZE", 2)
+    agent = listed_agent()
+    _movable_installs(agent, 5)
+    version = approve(agent, PERMISSIONS, "1.1.0")
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        moved = tasks.installs_follow_version(version_id=version.pk)
+    # then: three transactions (savepoints within the test's own)
+    assert moved == 5
+    opened = [q for q in queries if q["sql"].upper().startswith("SAVEPOINT")]
+    assert len(opened) == 3
+    assert Install.objects.filter(version=version).count() == 5
+
+
+# --- Hostile tokens ------------------------------------------------------------------
+
+
+def test_introspecting_hostile_tokens_says_inactive(api: APIClient) -> None:
+    # given
+    agent = listed_agent()
+    member = publisher_member(agent)
+    deep = keys.b64url(b"[" * 5000) + "." + keys.b64url(b"{}") + ".AAAA"
+    oversized = install(UserFactory.create(), agent).token.token + "A" * 5000
+    # then
+    for token in (deep, oversized, "%%%.%%%.%%%", "a.b.c.d", "\u00e9.\u00e9.\u00e9"):
+        assert _introspect(api, member, token) == {"active": False}
