@@ -238,6 +238,23 @@ class AgentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Agent]):
     search_fields = ["name", "slug", "publisher__name", "publisher__slug", "summary"]
     list_select_related = ["publisher", "domain"]
     inlines = [VersionInline]
+    actions = ["recount_ratings"]
+
+    @admin.action(
+        description=_("Recount the ratings of the selected agents from their reviews")
+    )
+    def recount_ratings(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        from marketplace.services.reviews import agent_rating_recount_many
+
+        agent_ids = list(queryset.values_list("pk", flat=True))
+        fixed = agent_rating_recount_many(
+            agent_ids=agent_ids, actor=signed_in_user(request.user)
+        )
+        self.message_user(
+            request,
+            _("%(count)d agents recounted; %(fixed)d had a wrong summary.")
+            % {"count": len(agent_ids), "fixed": fixed},
+        )
 
 
 @admin.register(AgentVersion)

@@ -7,6 +7,7 @@ from typing import Any, ParamSpec, TypeVar
 from billiard.einfo import ExceptionInfo
 from celery import Task, shared_task
 from celery.contrib.django.task import DjangoTask
+from django.db import OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -153,17 +154,46 @@ def organization_domain_recheck_due(**kwargs: Any) -> int:
 
 
 @shared_task(
-    name="marketplace.review_signals_compute", soft_time_limit=240, time_limit=300
+    name="marketplace.review_signals_compute",
+    soft_time_limit=60,
+    time_limit=90,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=3,
 )
-def review_signals_compute(*, agent_id: int | None = None, **kwargs: Any) -> int:
-    """The signs of review manipulation of one agent, or (from beat, without an
-    agent) of every agent reviewed lately. Returns how many agents."""
-    from marketplace.services.reviews import (
-        review_signals_compute,
-        review_signals_compute_due,
-    )
+def review_signals_compute(*, agent_id: int, **kwargs: Any) -> int:
+    """The signs of review manipulation of one agent, replaced in place (running it
+    twice stores the same rows). Retried when the database is unavailable or a lock
+    wait gives up. Returns how many signals."""
+    from marketplace.services.review_signals import review_signals_compute
 
-    if agent_id is None:
-        return review_signals_compute_due()
-    review_signals_compute(agent_id=agent_id)
-    return 1
+    return len(review_signals_compute(agent_id=agent_id))
+
+
+@shared_task(
+    name="marketplace.review_signals_compute_due", soft_time_limit=60, time_limit=120
+)
+def review_signals_compute_due(**kwargs: Any) -> int:
+    """From beat: one ``review_signals_compute`` task per agent reviewed within the
+    window. Returns how many were enqueued."""
+    from marketplace.services.review_signals import review_signals_agents_due
+
+    agent_ids = review_signals_agents_due()
+    for agent_id in agent_ids:
+        review_signals_compute.delay_on_commit(agent_id=agent_id)  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
+    return len(agent_ids)
+
+
+@shared_task(
+    name="marketplace.installs_follow_version",
+    soft_time_limit=540,
+    time_limit=600,
+)
+def installs_follow_version(*, version_id: int, **kwargs: Any) -> int:
+    """Move the installs of a newly published version's agent along, or ask their
+    users to consent. Each batch commits on its own and a run again skips what is
+    done, so a run cut short (acks late, as every task here) is simply redone."""
+    from marketplace.services.installs import installs_follow_version
+
+    return installs_follow_version(version_id=version_id)

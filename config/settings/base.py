@@ -348,6 +348,9 @@ CONTENT_SECURITY_POLICY = {
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Files one request may upload: as many as a misconduct report takes
+# (ratings.services.FILES_MAX); no other form takes more than one.
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 # --- REST API ---------------------------------------------------------------------
 
@@ -450,7 +453,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60 * 60,
     },
     "compute-review-signals": {
-        "task": "marketplace.review_signals_compute",
+        "task": "marketplace.review_signals_compute_due",
         "schedule": 60 * 60,
     },
 }

@@ -154,10 +154,19 @@ MODERATION_VIEWS = ("flagged", "hidden")
 
 def moderation_queue(*, actor: User, view: str = "flagged") -> QuerySet[Review]:
     """For the operator's reviewers: reviews with open flags, most flagged first;
-    or (``view="hidden"``) the hidden reviews, latest first."""
+    or (``view="hidden"``) the hidden reviews, latest first. Reviews of publishers
+    the reviewer belongs to are left out: they may not moderate them, and the
+    flags' authors are not shown to the publisher."""
     if not is_reviewer(actor):
         raise PermissionDenied(_("Only the operator's reviewers moderate reviews."))
-    reviews = _with_related(Review.objects.all()).select_related("agent__publisher")
+    own_publisher = Membership.objects.filter(
+        user=actor, organization_id=OuterRef("agent__publisher_id")
+    )
+    reviews = (
+        _with_related(Review.objects.all())
+        .select_related("agent__publisher")
+        .filter(~Exists(own_publisher))
+    )
     open_flags = Prefetch(
         "flags",
         queryset=ReviewFlag.objects.filter(resolved_at=None)

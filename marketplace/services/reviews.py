@@ -13,22 +13,23 @@ Who may do what:
 A review's state moves through ``TRANSITIONS`` (visible ⇄ hidden) by compare-and-set
 UPDATE with an event row. The agent's rating summary (count, histogram, mean and the
 Bayesian score) follows every change of a visible review in the same transaction,
-through ``_rating_apply``; it is never recounted when a page is read.
+through ``_rating_apply``; it is never recounted when a page is read. Rows changed
+outside these services (a deleted account takes its reviews with it; bulk loads)
+are set right by ``agent_rating_recount``, from the visible reviews.
+
+The signs of manipulation live in ``marketplace.services.review_signals``.
 """
 
-from collections import Counter
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Case,
-    Count,
     Expression,
     F,
     FloatField,
-    Q,
     Value,
     When,
 )
@@ -50,6 +51,7 @@ from marketplace.exceptions import (
 )
 from marketplace.models import (
     Agent,
+    AgentEvent,
     Install,
     Notification,
     Review,
@@ -57,13 +59,18 @@ from marketplace.models import (
     ReviewFlag,
     ReviewReply,
     ReviewRevision,
-    ReviewSignal,
     User,
 )
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.agents import EDITOR_ROLES
 from marketplace.services.notifications import notification_create
 from marketplace.services.publishing import is_reviewer
+from marketplace.services.review_signals import (
+    review_signals_agents_due as review_signals_agents_due,
+)
+from marketplace.services.review_signals import (
+    review_signals_compute as review_signals_compute,
+)
 
 State = Review.State
 
@@ -126,6 +133,118 @@ def _rating_apply(*, agent_id: int, remove: int | None, add: int | None) -> None
             default=Value(0.0),
         ),
     )
+
+
+# Agents per UPDATE: well within the databases' limits on parameters.
+RECOUNT_CHUNK = 500
+
+RATING_FIELDS = (
+    *(f"rating_{stars}" for stars in STARS),
+    "rating_count",
+    "rating_mean",
+    "rating_score",
+)
+
+
+def _recount_sql(placeholders: str) -> str:
+    """One UPDATE that sets the summary of the agents ``id IN (placeholders)`` from
+    their visible reviews: a correlated aggregate per agent (no reviews: zeros, no
+    mean, a score of 0). Plain SQL because the ORM cannot set several columns from
+    one aggregate; PostgreSQL and SQLite both take the row-value form."""
+    quote = connection.ops.quote_name
+    agents = quote(Agent._meta.db_table)
+    reviews = quote(Review._meta.db_table)
+    columns = ", ".join(quote(field) for field in RATING_FIELDS)
+    histogram = ", ".join(
+        f"COALESCE(SUM(CASE WHEN r.stars = {stars} THEN 1 ELSE 0 END), 0)"
+        for stars in STARS
+    )
+    total = "CAST(SUM(r.stars) AS FLOAT)"
+    # Names come from the models; every value is a parameter.
+    return (
+        f"UPDATE {agents} SET ({columns}) = ("  # noqa: S608
+        f"SELECT {histogram}, COUNT(r.id), "
+        f"{total} / NULLIF(COUNT(r.id), 0), "
+        f"CASE WHEN COUNT(r.id) > 0 THEN (%s + {total}) / (%s + COUNT(r.id)) "
+        "ELSE 0.0 END "
+        f"FROM {reviews} r WHERE r.agent_id = {agents}.id AND r.state = %s"
+        f") WHERE {agents}.id IN ({placeholders})"
+    )
+
+
+def _summary_rows(
+    agent_ids: Sequence[int], *, lock: bool = False
+) -> dict[int, tuple[Any, ...]]:
+    """The stored summary of each agent, by id (locked, in id order, if asked)."""
+    agents = Agent.objects.filter(pk__in=agent_ids).order_by("pk")
+    if lock:
+        agents = agents.select_for_update()
+    return {row[0]: tuple(row[1:]) for row in agents.values_list("pk", *RATING_FIELDS)}
+
+
+@transaction.atomic
+def agent_rating_recount_many(
+    *, agent_ids: Sequence[int], actor: User | None = None
+) -> int:
+    """Recompute the rating summary (count, histogram, mean and Bayesian score) of
+    the agents from their visible reviews, one UPDATE per RECOUNT_CHUNK agents, and
+    record an event on each agent whose summary was wrong. Returns how many were
+    wrong.
+
+    The agents are locked first, so the UPDATE sees every review whose delta was
+    applied before, and a delta applied after lands on the recounted values."""
+    ids = sorted(set(agent_ids))
+    return sum(
+        _recount(agent_ids=ids[start : start + RECOUNT_CHUNK], actor=actor)
+        for start in range(0, len(ids), RECOUNT_CHUNK)
+    )
+
+
+def _recount(*, agent_ids: list[int], actor: User | None) -> int:
+    before = _summary_rows(agent_ids, lock=True)
+    if not before:
+        return 0
+    locked = list(before)
+    weight = float(settings.REVIEW_PRIOR_WEIGHT)
+    prior = weight * float(settings.REVIEW_PRIOR_MEAN)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _recount_sql(", ".join(["%s"] * len(locked))),
+            [prior, weight, State.VISIBLE, *locked],
+        )
+    after = _summary_rows(locked)
+    events = [
+        AgentEvent(
+            agent_id=agent_id,
+            actor=actor,
+            action="rating_recounted",
+            payload={
+                "before": dict(zip(RATING_FIELDS, before[agent_id], strict=True)),
+                "after": dict(zip(RATING_FIELDS, summary, strict=True)),
+            },
+        )
+        for agent_id, summary in after.items()
+        if not _same_summary(before[agent_id], summary)
+    ]
+    AgentEvent.objects.bulk_create(events)
+    return len(events)
+
+
+def _same_summary(before: tuple[Any, ...], after: tuple[Any, ...]) -> bool:
+    """Counts equal, and the mean and score equal but for float rounding."""
+    for old, new in zip(before, after, strict=True):
+        if isinstance(old, float) and isinstance(new, float):
+            if abs(old - new) > 1e-9:
+                return False
+        elif old != new:
+            return False
+    return True
+
+
+def agent_rating_recount(*, agent_id: int, actor: User | None = None) -> bool:
+    """Recompute one agent's rating summary from its visible reviews; whether it
+    was wrong."""
+    return agent_rating_recount_many(agent_ids=[agent_id], actor=actor) > 0
 
 
 # --- Writing a review ---------------------------------------------------------------
@@ -361,27 +480,52 @@ def review_reply(*, actor: User, review: Review, body: str) -> ReviewReply:
         )
         return reply
     if reply.body != body:
+        previous_body, previous_author_id = reply.body, reply.author_id
+        written_at = reply.updated_at
         reply.body = body
         reply.author = actor
         reply.save(update_fields=["body", "author", "updated_at"])
-        _event(review=review, actor=actor, action="reply_edited")
+        _event(
+            review=review,
+            actor=actor,
+            action="reply_edited",
+            previous_body=previous_body,
+            previous_author_id=previous_author_id,
+            previous_written_at=written_at.isoformat(),
+        )
     return reply
 
 
 # --- Flags and moderation -----------------------------------------------------------
 
 
-@transaction.atomic
-def review_flag(
-    *, user: User, review: Review, reason: str, note: str = ""
-) -> ReviewFlag:
-    """Report a review to the moderators, once per user."""
-    review = Review.objects.select_for_update().get(pk=review.pk)
+def review_check_can_flag(*, user: User, review: Review) -> None:
+    """Refuses (with the reason) a user who may not flag ``review``: its author, or
+    anyone whose e-mail address is not confirmed."""
     if review.user_id == user.pk:
         raise PermissionDenied(
             _("You cannot flag your own review; edit it instead."),
             code="own_review",
         )
+    if not user.email_verified:
+        raise PermissionDenied(
+            _(
+                "Confirm your e-mail address first: open the link we sent to "
+                "%(email)s, then flag the review."
+            )
+            % {"email": user.email},
+            code="email_not_verified",
+        )
+
+
+@transaction.atomic
+def review_flag(
+    *, user: User, review: Review, reason: str, note: str = ""
+) -> ReviewFlag:
+    """Report a review to the moderators, once per user, with a confirmed e-mail
+    address."""
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    review_check_can_flag(user=user, review=review)
     if reason not in ReviewFlag.Reason.values:
         raise ApplicationError(
             _("Choose a reason."), details={"reason": [_("Choose a reason.")]}
@@ -454,11 +598,12 @@ MODERATION_NOTICES: dict[str, str] = {
 }
 
 
+@transaction.atomic
 def review_transition(
     *, review: Review, to: str, actor: User, action: str, reason: str
 ) -> Review:
     """Move ``review`` to ``to`` if the table allows it and nobody moved it first;
-    the agent's summary follows. Call inside a transaction."""
+    the agent's summary follows."""
     source = review.state
     if to not in TRANSITIONS[source]:
         raise InvalidTransition(
@@ -553,195 +698,3 @@ def review_flags_dismiss(*, actor: User, review: Review, reason: str) -> Review:
     )
     review.refresh_from_db()
     return review
-
-
-# --- Signs of manipulation ------------------------------------------------------------
-
-# The thresholds are constants so that changing one is a reviewed commit. Every review
-# counts, hidden or not: a hidden review is evidence too.
-
-# New accounts and bursts look at the reviews written in the last SIGNAL_WINDOW_DAYS.
-SIGNAL_WINDOW_DAYS = 90
-# New accounts: reviewers whose accounts were made on one calendar day (the site's
-# time zone) form a cluster when there are at least NEW_ACCOUNTS_MIN_CLUSTER of them.
-# A real audience signs up over many days; a batch of accounts made to praise or sink
-# an agent shares its birthday. Raised when the clustered reviews are at least
-# NEW_ACCOUNTS_MIN_COUNT and NEW_ACCOUNTS_MIN_SHARE of the window's reviews.
-NEW_ACCOUNTS_MIN_CLUSTER = 3
-NEW_ACCOUNTS_MIN_COUNT = 3
-NEW_ACCOUNTS_MIN_SHARE = 0.3
-# Bursts: the most 5-star (or 1-star) reviews within any BURST_HOURS of the window,
-# against the agent's usual number of reviews in as long (its other reviews of the
-# window spread over the time it was listed, and never less than BURST_MIN_EXPECTED,
-# so that a quiet agent's first few reviews are no burst). Raised at BURST_MIN_COUNT
-# reviews that are BURST_FACTOR times the usual or more.
-BURST_HOURS = 24
-BURST_MIN_COUNT = 5
-BURST_MIN_EXPECTED = 1.0
-BURST_FACTOR = 5.0
-# Single publisher: reviewers with SINGLE_PUBLISHER_MIN_REVIEWS reviews or more, all of
-# this publisher's agents (a single review says nothing: most people write one).
-# Raised when at least SINGLE_PUBLISHER_MIN_COUNT of them are
-# SINGLE_PUBLISHER_MIN_SHARE of the agent's reviewers or more.
-SINGLE_PUBLISHER_MIN_REVIEWS = 2
-SINGLE_PUBLISHER_MIN_COUNT = 3
-SINGLE_PUBLISHER_MIN_SHARE = 0.3
-
-
-def _new_accounts_signal(
-    rows: list[tuple[datetime, int, datetime]],
-) -> tuple[float, dict[str, Any]]:
-    reviews = len(rows)
-    by_day: Counter[date] = Counter(
-        timezone.localtime(joined).date() for _written, _stars, joined in rows
-    )
-    clusters = {
-        day: size
-        for day, size in sorted(by_day.items())
-        if size >= NEW_ACCOUNTS_MIN_CLUSTER
-    }
-    count = sum(clusters.values())
-    share = count / reviews if reviews else 0.0
-    return share, {
-        "window_days": SIGNAL_WINDOW_DAYS,
-        "reviews": reviews,
-        "count": count,
-        "share": round(share, 4),
-        "days": [
-            {"day": day.isoformat(), "accounts": size}
-            for day, size in sorted(clusters.items(), key=lambda item: -item[1])[:5]
-        ],
-        "raised": count >= NEW_ACCOUNTS_MIN_COUNT and share >= NEW_ACCOUNTS_MIN_SHARE,
-    }
-
-
-def _densest(times: list[datetime]) -> tuple[int, datetime | None]:
-    """The most of ``times`` (sorted) within BURST_HOURS, and when that stretch
-    began."""
-    span = timedelta(hours=BURST_HOURS)
-    best, start, left = 0, None, 0
-    for right, moment in enumerate(times):
-        while moment - times[left] >= span:
-            left += 1
-        if right - left + 1 > best:
-            best, start = right - left + 1, times[left]
-    return best, start
-
-
-def _burst_signal(
-    rows: list[tuple[datetime, int, datetime]], *, listed_since: datetime, now: datetime
-) -> tuple[float, dict[str, Any]]:
-    window_start = now - timedelta(days=SIGNAL_WINDOW_DAYS)
-    hours = max(
-        float(BURST_HOURS),
-        (now - max(window_start, listed_since)).total_seconds() / 3600,
-    )
-    details: dict[str, Any] = {"window_days": SIGNAL_WINDOW_DAYS, "hours": BURST_HOURS}
-    strongest = 0.0
-    raised = False
-    for stars in (5, 1):
-        count, start = _densest(
-            sorted(written for written, given, _joined in rows if given == stars)
-        )
-        others = len(rows) - count
-        expected = max(others / hours * BURST_HOURS, BURST_MIN_EXPECTED)
-        ratio = count / expected
-        strongest = max(strongest, ratio)
-        raised = raised or (count >= BURST_MIN_COUNT and ratio >= BURST_FACTOR)
-        details[f"stars_{stars}"] = {
-            "count": count,
-            "start": start.isoformat() if start else None,
-            "expected": round(expected, 4),
-            "ratio": round(ratio, 4),
-        }
-    details["raised"] = raised
-    return strongest, details
-
-
-def _single_publisher_signal(*, agent: Agent) -> tuple[float, dict[str, Any]]:
-    reviewers = Review.objects.filter(agent=agent).values("user_id")
-    totals = (
-        Review.objects.filter(user_id__in=reviewers)
-        .values("user_id")
-        .annotate(
-            total=Count("pk"),
-            here=Count("pk", filter=Q(agent__publisher_id=agent.publisher_id)),
-        )
-        .order_by()
-    )
-    count = everyone = 0
-    for row in totals:
-        everyone += 1
-        if row["total"] >= SINGLE_PUBLISHER_MIN_REVIEWS and row["here"] == row["total"]:
-            count += 1
-    share = count / everyone if everyone else 0.0
-    return share, {
-        "reviewers": everyone,
-        "count": count,
-        "share": round(share, 4),
-        "raised": count >= SINGLE_PUBLISHER_MIN_COUNT
-        and share >= SINGLE_PUBLISHER_MIN_SHARE,
-    }
-
-
-@transaction.atomic
-def review_signals_compute(
-    *, agent_id: int, now: datetime | None = None
-) -> list[ReviewSignal]:
-    """Compute the agent's signs of review manipulation and store them, one row per
-    kind (replaced each time). The same reviews give the same signals."""
-    now = now or timezone.now()
-    agent = Agent.objects.filter(pk=agent_id).first()
-    if agent is None:
-        return []
-    rows = list(
-        Review.objects.filter(
-            agent=agent, created_at__gte=now - timedelta(days=SIGNAL_WINDOW_DAYS)
-        )
-        .order_by("created_at", "pk")
-        .values_list("created_at", "stars", "user__date_joined")
-    )
-    listed_since = agent.published_at or agent.created_at
-    kinds = ReviewSignal.Kind
-    computed = {
-        kinds.NEW_ACCOUNTS: _new_accounts_signal(rows),
-        kinds.BURST: _burst_signal(rows, listed_since=listed_since, now=now),
-        kinds.SINGLE_PUBLISHER: _single_publisher_signal(agent=agent),
-    }
-    signals = [
-        ReviewSignal(
-            agent=agent,
-            kind=kind,
-            score=round(score, 4),
-            details=details,
-            computed_at=now,
-        )
-        for kind, (score, details) in computed.items()
-    ]
-    ReviewSignal.objects.bulk_create(
-        signals,
-        update_conflicts=True,
-        unique_fields=["agent", "kind"],
-        update_fields=["score", "details", "computed_at"],
-    )
-    return signals
-
-
-def review_signals_compute_due(*, now: datetime | None = None) -> int:
-    """Compute the signals of every agent reviewed within the window, and of those
-    that have signals from before (so that old signals fade as the window moves).
-    Each agent in its own transaction. Returns how many agents."""
-    now = now or timezone.now()
-    recent = (
-        Review.objects.filter(created_at__gte=now - timedelta(days=SIGNAL_WINDOW_DAYS))
-        .values_list("agent_id", flat=True)
-        .order_by()
-        .distinct()
-    )
-    known = (
-        ReviewSignal.objects.values_list("agent_id", flat=True).order_by().distinct()
-    )
-    agent_ids = sorted(set(recent) | set(known))
-    for agent_id in agent_ids:
-        review_signals_compute(agent_id=agent_id, now=now)
-    return len(agent_ids)

@@ -1,6 +1,6 @@
 """Review pages: writing a review, a review's own page, the publisher's reply,
-flagging, and the moderators' queue. The reviews section of the agent page is
-rendered by ``agent_reviews_context`` (through the ``review_tags`` library)."""
+flagging, and the moderators' queue. The reviews section of the agent page is the
+``agent_reviews`` tag of the ``review_tags`` library."""
 
 from typing import Any
 from urllib.parse import urlencode
@@ -30,53 +30,18 @@ from marketplace.selectors.reviews import (
     MODERATION_VIEWS,
     moderation_queue,
     review_can_reply,
-    review_can_write,
     review_flagged_ids,
     review_get,
     review_hidden_reason,
-    review_list_public,
     review_of_user,
     review_signals_by_agent,
-    review_summary,
     review_visible_to,
 )
 from marketplace.services import reviews as review_services
 from marketplace.services.publishing import is_reviewer
 from marketplace.views.errors import add_service_error, run_action
 
-SECTION_PAGE_SIZE = 10
 MODERATION_PAGE_SIZE = 20
-
-
-def agent_reviews_context(request: HttpRequest, agent: Agent) -> dict[str, Any]:
-    """What the agent page's reviews section shows: the summary, a page of visible
-    reviews with the replies, and what the reader may do. A constant number of
-    queries, whatever the page size."""
-    user = request.user
-    page = CappedPaginator(review_list_public(agent=agent), SECTION_PAGE_SIZE).get_page(
-        request.GET.get("reviews_page")
-    )
-    own = review_of_user(user=user, agent=agent)
-    hidden_reason = (
-        review_hidden_reason(review=own)
-        if own is not None and own.state == Review.State.HIDDEN
-        else ""
-    )
-    query = request.GET.copy()
-    query.pop("reviews_page", None)
-    return {
-        "agent": agent,
-        "summary": review_summary(agent=agent),
-        "page": page,
-        "own_review": own,
-        "own_hidden_reason": hidden_reason,
-        "can_write": own is not None or review_can_write(user=user, agent=agent),
-        "can_reply": review_can_reply(user=user, agent=agent),
-        "flagged": review_flagged_ids(user=user, reviews=page.object_list),
-        "signed_in": isinstance(user, User),
-        "query": query.urlencode(),
-        "request": request,
-    }
 
 
 def _visible_agent(request: HttpRequest, publisher: str, agent: str) -> Agent:
@@ -228,8 +193,8 @@ def review_flag_page(
     user = signed_in_user(request.user)
     found = _visible_agent(request, publisher, agent)
     review = _review_of(request, found, review_id)
-    if review.user_id == user.pk:
-        raise PermissionDenied(_("You cannot flag your own review; edit it instead."))
+    # The author, or anyone with an unconfirmed address, is told why not (403).
+    review_services.review_check_can_flag(user=user, review=review)
     form = ReviewFlagForm(request.POST or None)
     status = 200
     if request.method == "POST":

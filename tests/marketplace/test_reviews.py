@@ -1,7 +1,9 @@
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError
 from django.utils import timezone
 
 from marketplace.exceptions import (
@@ -26,18 +28,22 @@ from marketplace.models import (
     ReviewSignal,
     User,
 )
+from marketplace.selectors.reviews import MODERATION_VIEWS, moderation_queue
 from marketplace.services import reviews as review_services
+from marketplace.services.review_signals import (
+    review_signals_agents_due,
+    review_signals_compute,
+)
 from marketplace.services.reviews import (
     review_flag,
     review_flags_dismiss,
     review_hide,
     review_reply,
     review_restore,
-    review_signals_compute,
-    review_signals_compute_due,
     review_submit,
 )
 from marketplace.tasks import review_signals_compute as review_signals_compute_task
+from marketplace.tasks import review_signals_compute_due as review_signals_due_task
 from tests.marketplace.factories import (
     AgentVersionFactory,
     InstallFactory,
@@ -269,6 +275,36 @@ def test_the_publisher_replies_once_and_the_reviewer_is_notified(
     ) == ["created", "replied", "reply_edited"]
 
 
+def test_an_edited_reply_keeps_the_previous_text_in_the_event() -> None:
+    # given: a reply by one member, edited by another
+    agent = listed_agent()
+    review = write(agent, installer(agent))
+    first, second = publisher_member(agent), publisher_member(agent)
+    review_reply(actor=first, review=review, body="Thanks, fixed in 1.1.")
+    review_reply(actor=second, review=review, body="Thanks, fixed in 1.2.")
+    # when
+    review_reply(actor=second, review=review, body="Thanks, fixed in 1.3.")
+    # then: each edit's event holds the text and author it replaced
+    edits = ReviewEvent.objects.filter(review=review, action="reply_edited").order_by(
+        "pk"
+    )
+    assert [
+        (
+            event.actor,
+            event.payload["previous_body"],
+            event.payload["previous_author_id"],
+        )
+        for event in edits
+    ] == [
+        (second, "Thanks, fixed in 1.1.", first.pk),
+        (second, "Thanks, fixed in 1.2.", second.pk),
+    ]
+    assert all(event.payload["previous_written_at"] for event in edits)
+    # the same text again is no edit
+    review_reply(actor=second, review=review, body="Thanks, fixed in 1.3.")
+    assert edits.count() == 2
+
+
 @pytest.mark.parametrize("role", [None, Membership.Role.ANALYST])
 def test_only_editors_of_the_publisher_reply(role: str | None) -> None:
     agent = listed_agent()
@@ -303,6 +339,21 @@ def test_flags_count_once_per_user_and_never_by_the_author() -> None:
     review.refresh_from_db()
     assert review.open_flags == 1
     assert ReviewFlag.objects.count() == 1
+
+
+def test_flagging_needs_a_confirmed_email_address() -> None:
+    # given
+    agent = listed_agent()
+    review = write(agent, installer(agent))
+    unconfirmed = UserFactory.create(email_verified_at=None)
+    # when / then
+    with pytest.raises(PermissionDenied, match="Confirm your e-mail") as caught:
+        review_flag(user=unconfirmed, review=review, reason="spam")
+    assert caught.value.code == "email_not_verified"
+    review.refresh_from_db()
+    assert review.open_flags == 0
+    assert not ReviewFlag.objects.exists()
+    assert not ReviewEvent.objects.filter(action="flagged").exists()
 
 
 def test_flagging_is_rate_limited_per_user(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -360,6 +411,34 @@ def test_an_edit_of_a_hidden_review_leaves_the_summary_alone() -> None:
     assert Review.objects.get(pk=review.pk).state == State.HIDDEN
 
 
+def test_a_transition_is_atomic_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: a flagged review, and an inbox that fails after the state moved
+    agent = listed_agent()
+    review = write(agent, installer(agent), stars=2)
+    review_flag(user=UserFactory.create(), review=review, reason="spam")
+
+    def failing(**kwargs: object) -> None:
+        raise RuntimeError("inbox down")
+
+    monkeypatch.setattr(review_services, "notification_create", failing)
+    locked = Review.objects.select_related("agent__publisher", "user").get(pk=review.pk)
+    # when: called directly, outside any service's transaction
+    with pytest.raises(RuntimeError):
+        review_services.review_transition(
+            review=locked,
+            to=State.HIDDEN,
+            actor=moderator(),
+            action="hidden",
+            reason="x",
+        )
+    # then: nothing of it stays
+    review.refresh_from_db()
+    assert (review.state, review.open_flags) == (State.VISIBLE, 1)
+    assert summary(agent)[:2] == (1, [0, 1, 0, 0, 0])
+    assert not ReviewEvent.objects.filter(action="hidden").exists()
+    assert ReviewFlag.objects.get().resolved_at is None
+
+
 def test_the_transition_table_refuses_a_second_hide() -> None:
     agent = listed_agent()
     review = write(agent, installer(agent))
@@ -388,6 +467,31 @@ def test_moderation_needs_a_reviewer_and_a_reason() -> None:
     with pytest.raises(PermissionDenied, match="cannot moderate"):
         review_hide(actor=conflicted, review=review, reason="Spam")
     assert Review.objects.get(pk=review.pk).state == State.VISIBLE
+
+
+def test_the_queue_leaves_out_reviews_of_the_reviewers_own_publishers() -> None:
+    # given: flagged and hidden reviews of two publishers' agents, and a reviewer
+    # who is a member of one of the publishers
+    own, other = listed_agent(), listed_agent()
+    mod = moderator()
+    for agent in (own, other):
+        flagged = write(agent, installer(agent))
+        review_flag(user=UserFactory.create(), review=flagged, reason="spam")
+        review_hide(actor=mod, review=write(agent, installer(agent)), reason="Spam")
+    conflicted = moderator()
+    MembershipFactory.create(user=conflicted, organization=own.publisher)
+    # when
+    queues = {
+        view: list(moderation_queue(actor=conflicted, view=view))
+        for view in MODERATION_VIEWS
+    }
+    # then: only the other publisher's reviews, so no flagger of its own is shown
+    assert {view: [r.agent_id for r in found] for view, found in queues.items()} == {
+        "flagged": [other.pk],
+        "hidden": [other.pk],
+    }
+    # an unconflicted reviewer sees both
+    assert len(moderation_queue(actor=mod)) == 2
 
 
 def test_a_moderator_keeps_a_review_and_closes_its_flags() -> None:
@@ -543,22 +647,65 @@ def test_reviewers_of_one_publisher_only_raise_a_signal() -> None:
     assert signal.details["raised"] is True
 
 
-def test_signals_are_upserted_and_the_task_runs_per_agent_or_for_all() -> None:
+def test_signals_are_upserted_and_the_task_runs_per_agent() -> None:
     # given
     agent = listed_agent()
-    quiet = listed_agent()
     write(agent, installer(agent))
-    # when: twice for one agent, then from beat
-    assert review_signals_compute_task(agent_id=agent.pk) == 1
-    assert review_signals_compute_task(agent_id=agent.pk) == 1
+    # when: twice for one agent
+    assert review_signals_compute_task(agent_id=agent.pk) == 3
+    assert review_signals_compute_task(agent_id=agent.pk) == 3
+    # then: one row per kind
     assert ReviewSignal.objects.filter(agent=agent).count() == 3
-    assert review_signals_compute_task() == 1
-    # then: agents without reviews get no rows
-    assert not ReviewSignal.objects.filter(agent=quiet).exists()
-    assert review_signals_compute_due() == 1
-    assert "marketplace.review_signals_compute" in {
+    assert review_signals_compute_task(agent_id=agent.pk + 1000) == 0
+
+
+def test_the_per_agent_task_is_retried_on_database_errors_within_time_limits() -> None:
+    # the retry options are set on the task, but not declared by celery-types
+    task: Any = review_signals_compute_task
+    assert OperationalError in task.autoretry_for
+    assert task.max_retries == 3
+    assert task.retry_backoff is True
+    assert (task.soft_time_limit, task.time_limit) == (60, 90)
+
+
+def test_the_beat_job_enqueues_one_task_per_recently_reviewed_agent(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: an agent reviewed lately, one reviewed long ago, one never
+    now = timezone.now()
+    recent, old = listed_agent(), listed_agent()
+    listed_agent()
+    write(recent, installer(recent))
+    _review_at(old, stars=4, written=now - timedelta(days=200))
+    enqueued: list[int] = []
+    monkeypatch.setattr(
+        review_signals_compute_task,
+        "delay",
+        lambda **kwargs: enqueued.append(kwargs["agent_id"]),
+    )
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        count = review_signals_due_task()
+    # then: it only enqueues, and only the agent reviewed within the window
+    assert count == 1
+    assert enqueued == [recent.pk]
+    assert not ReviewSignal.objects.exists()
+    assert review_signals_agents_due() == [recent.pk]
+    assert "marketplace.review_signals_compute_due" in {
         entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
+
+
+def test_stored_signals_are_recomputed_until_the_window_holds_no_review() -> None:
+    # given: an agent whose signals counted a review that has left the window since
+    now = timezone.now()
+    agent = listed_agent()
+    _review_at(agent, stars=5, written=now - timedelta(days=100))
+    review_signals_compute(agent_id=agent.pk, now=now - timedelta(days=20))
+    # when / then: due once more, to fade; then no more
+    assert review_signals_agents_due(now=now) == [agent.pk]
+    review_signals_compute(agent_id=agent.pk, now=now)
+    assert review_signals_agents_due(now=now) == []
 
 
 def test_the_signals_are_deterministic() -> None:

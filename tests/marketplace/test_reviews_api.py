@@ -5,13 +5,13 @@ from rest_framework.test import APIClient
 
 from marketplace.models import Agent, Membership, Review, ReviewFlag
 from marketplace.services import reviews as review_services
+from marketplace.services.review_signals import review_signals_compute
 from marketplace.services.reviews import (
     review_flag,
     review_hide,
     review_reply,
-    review_signals_compute,
 )
-from tests.marketplace.factories import UserFactory
+from tests.marketplace.factories import MembershipFactory, UserFactory
 from tests.marketplace.test_reviews import (
     installer,
     listed_agent,
@@ -207,6 +207,16 @@ def test_flags_are_once_per_user_and_not_for_the_author(api: APIClient) -> None:
     assert ReviewFlag.objects.count() == 1
 
 
+def test_flagging_needs_a_confirmed_email_address(api: APIClient) -> None:
+    agent = listed_agent()
+    review = write(agent, installer(agent))
+    api.force_authenticate(UserFactory.create(email_verified_at=None))
+    response = api.post(f"/api/v1/reviews/{review.pk}/flag/", {"reason": "spam"})
+    assert response.status_code == 403
+    assert _error(response)["code"] == "email_not_verified"
+    assert not ReviewFlag.objects.exists()
+
+
 def test_flagging_too_often_is_a_429(
     api: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -272,6 +282,28 @@ def test_moderation_is_for_the_operators_reviewers(api: APIClient) -> None:
     assert Review.objects.get().state == "visible"
     anonymous = APIClient()
     assert anonymous.get("/api/v1/moderation/reviews/").status_code in (401, 403)
+
+
+def test_the_queue_leaves_out_the_reviewers_own_publishers(api: APIClient) -> None:
+    # given: flagged reviews of two agents; the reviewer belongs to one's publisher
+    own, other = listed_agent(), listed_agent()
+    for agent in (own, other):
+        review = write(agent, installer(agent))
+        review_flag(
+            user=UserFactory.create(username=f"flagger-{agent.pk}"),
+            review=review,
+            reason="spam",
+        )
+    conflicted = moderator()
+    MembershipFactory.create(user=conflicted, organization=own.publisher)
+    api.force_authenticate(conflicted)
+    # when
+    response = api.get("/api/v1/moderation/reviews/")
+    # then: the own publisher's review, and who flagged it, are not shown
+    assert response.status_code == 200
+    assert [item["agent"] for item in response.json()["results"]] == [other.slug]
+    assert f"flagger-{own.pk}" not in response.content.decode()
+    assert f"flagger-{other.pk}" in response.content.decode()
 
 
 @pytest.mark.parametrize("size", [1, 6])

@@ -1,12 +1,20 @@
 """Load many published agents in bulk, for benchmarks: `--agents 100000` takes a
 minute or two on PostgreSQL. It writes rows directly (bulk inserts), not through the
-publishing services, and marks what it made with the publisher prefix "bench-"."""
+publishing services, and marks what it made with the publisher prefix "bench-".
 
+The agents get rating summaries without reviews: a histogram of stars, and the count,
+mean and Bayesian score that the reviews service would derive from it (so that
+``rating_count`` is the histogram's sum). ``recount_ratings`` resets them to their
+reviews, that is to none."""
+
+import math
 import random
 import time
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -111,9 +119,8 @@ ROLES = [
     ("教练", "coach"),
 ]
 PROTOCOLS = ["a2a", "mcp", "aip", "openapi", "anp"]
-# The generated rating scores are Bayesian averages: PRIOR_WEIGHT imaginary ratings
-# of PRIOR_MEAN stand before the real ones.
-PRIOR_WEIGHT, PRIOR_MEAN = 10, 3.5
+# How far a generated agent's stars stray from its typical rating.
+STARS_SPREAD = 0.9
 DEPLOYMENTS = Deployment.values
 
 
@@ -154,17 +161,28 @@ class Command(BaseCommand):
 
     @staticmethod
     def _ratings(rng: random.Random) -> dict[str, Any]:
-        """Believable summaries: most agents have few ratings, some have many."""
-        count = int(rng.paretovariate(1.2)) - 1
+        """Believable summaries: most agents have few ratings, some have many; each
+        agent's stars cluster around its typical rating. The histogram sums to the
+        count, and the mean and score are computed from it as the reviews service
+        computes them."""
+        count = min(int(rng.paretovariate(1.2)) - 1, 100_000)
         if count == 0:
             return {"install_count": rng.randint(0, 50)}
-        mean = round(min(5.0, max(1.0, rng.gauss(4.0, 0.6))), 2)
+        typical = min(5.0, max(1.0, rng.gauss(4.0, 0.6)))
+        weights = [
+            math.exp(-(((stars - typical) / STARS_SPREAD) ** 2) / 2)
+            for stars in range(1, 6)
+        ]
+        drawn = Counter(rng.choices(range(1, 6), weights=weights, k=count))
+        histogram = {f"rating_{stars}": drawn[stars] for stars in range(1, 6)}
+        total = sum(stars * drawn[stars] for stars in range(1, 6))
+        weight = float(settings.REVIEW_PRIOR_WEIGHT)
+        prior = weight * float(settings.REVIEW_PRIOR_MEAN)
         return {
+            **histogram,
             "rating_count": count,
-            "rating_mean": mean,
-            "rating_score": round(
-                (PRIOR_WEIGHT * PRIOR_MEAN + count * mean) / (PRIOR_WEIGHT + count), 3
-            ),
+            "rating_mean": float(total) / float(count),
+            "rating_score": (prior + float(total)) / (weight + float(count)),
             "install_count": count * rng.randint(3, 30),
         }
 
