@@ -3,17 +3,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.site import absolute_url
 from marketplace.exceptions import ApplicationError
 from marketplace.models import User
-from marketplace.services.common import insert_unique
+from marketplace.services.common import email_send, insert_unique
 
 EMAIL_VERIFICATION_SALT = "marketplace.email_verification"
 EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
@@ -96,18 +94,16 @@ def email_verification_send(*, user_id: int) -> bool:
     path = reverse(
         "verify-email", kwargs={"token": email_verification_token(user=user)}
     )
-    context = {
-        "user": user,
-        "url": absolute_url(path),
-        "site_name": settings.SITE_NAME,
-        "days": EMAIL_VERIFICATION_MAX_AGE.days,
-    }
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
-        subject = render_to_string(
-            "marketplace/email/verify_email_subject.txt", context
-        ).strip()
-        body = render_to_string("marketplace/email/verify_email_body.txt", context)
-    send_mail(subject, body, None, [user.email])
+    email_send(
+        template="verify_email",
+        context={
+            "user": user,
+            "url": absolute_url(path),
+            "days": EMAIL_VERIFICATION_MAX_AGE.days,
+        },
+        language=user.preferred_language,
+        to=user.email,
+    )
     return True
 
 

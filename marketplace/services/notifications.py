@@ -7,14 +7,12 @@ in the e-mail in the recipient's preferred one.
 
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from config.site import absolute_url
 from marketplace.models import Notification, User
+from marketplace.services.common import email_send
 
 
 @transaction.atomic
@@ -48,20 +46,17 @@ def notification_email(*, notification_id: int) -> bool:
     if notification is None or not notification.user.email_verified:
         return False
     user = notification.user
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
-        context = {
-            "notification": notification,
-            "text": notification.text,
-            "url": absolute_url(notification.link) if notification.link else "",
-            "site_name": settings.SITE_NAME,
-        }
-        subject = render_to_string(
-            "marketplace/email/notification_subject.txt", context
-        ).strip()
-        body = render_to_string("marketplace/email/notification_body.txt", context)
     # Send, then mark: a crash between the two sends the e-mail twice, never not at
-    # all.
-    send_mail(subject, body, None, [user.email])
+    # all. The message is translated as the template reads it, in the user's language.
+    email_send(
+        template="notification",
+        context={
+            "notification": notification,
+            "url": absolute_url(notification.link) if notification.link else "",
+        },
+        language=user.preferred_language,
+        to=user.email,
+    )
     Notification.objects.filter(pk=notification.pk, emailed_at=None).update(
         emailed_at=timezone.now()
     )

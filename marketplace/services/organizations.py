@@ -16,11 +16,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.keys import b64url, b64url_decode, okp_thumbprint
@@ -47,7 +45,7 @@ from marketplace.selectors.organizations import (
     membership_role,
     organization_can_manage,
 )
-from marketplace.services.common import insert_unique
+from marketplace.services.common import email_send, insert_unique
 
 Role = Membership.Role
 Kind = Organization.Kind
@@ -289,24 +287,14 @@ def invitation_send(*, invitation_id: int) -> bool:
         )
     )
     recipient = User.objects.filter(email__iexact=invitation.email).first()
-    language = (
-        recipient.preferred_language
-        if recipient and recipient.preferred_language
-        else settings.LANGUAGE_CODE
-    )
-    with translation.override(language):
-        context = {
-            "invitation": invitation,
-            "url": url,
-            "site_name": settings.SITE_NAME,
-        }
-        subject = render_to_string(
-            "marketplace/email/invitation_subject.txt", context
-        ).strip()
-        body = render_to_string("marketplace/email/invitation_body.txt", context)
     # Send, then mark: a failed send is retried by the task; a crash between the two
     # sends the (harmless) e-mail twice rather than never.
-    send_mail(subject, body, None, [invitation.email])
+    email_send(
+        template="invitation",
+        context={"invitation": invitation, "url": url},
+        language=recipient.preferred_language if recipient else "",
+        to=invitation.email,
+    )
     Invitation.objects.filter(pk=invitation.pk, sent_at=None).update(
         sent_at=timezone.now()
     )
