@@ -530,17 +530,22 @@ def domain_probe(*, domain: str, token: str) -> DomainCheck:
     )
 
 
-def organization_check_domain(
-    *, organization_id: int, requested_by_id: int | None = None
-) -> DomainCheck | None:
-    """Check the organisation's claim and record the outcome. Returns None when
-    there is nothing to check or the claim changed while it was being checked."""
-    claim = (
+def _current_claim(organization_id: int) -> tuple[str, str] | None:
+    """The domain and token the organisation claims now, if any."""
+    return (
         Organization.objects.filter(pk=organization_id)
         .exclude(domain="")
         .values_list("domain", "domain_token")
         .first()
     )
+
+
+def organization_check_domain(
+    *, organization_id: int, requested_by_id: int | None = None
+) -> DomainCheck | None:
+    """Check the organisation's claim and record the outcome. Returns None when
+    there is nothing to check or the claim changed while it was being checked."""
+    claim = _current_claim(organization_id)
     if claim is None:
         return None
     domain, token = claim
@@ -647,12 +652,7 @@ def organization_domain_check_failed(*, organization_id: int) -> DomainCheck | N
     """Record that a check of the organisation's current claim ended without an
     outcome (its task failed for good), so that its owners see that, not the
     previous result. A verification is kept: nothing was shown to be wrong."""
-    claim = (
-        Organization.objects.filter(pk=organization_id)
-        .exclude(domain="")
-        .values_list("domain", "domain_token")
-        .first()
-    )
+    claim = _current_claim(organization_id)
     if claim is None:
         return None
     domain, token = claim
