@@ -104,3 +104,31 @@ def verify_compact_jws(
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def _sealing_key() -> bytes:
+    """The Fernet key that encrypts private keys kept in the database: derived
+    from ``CERTIFICATE_KEY_SECRET``, or else from the site's signing key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    secret = settings.CERTIFICATE_KEY_SECRET.encode() or _seed()
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"agentstore sealed keys"
+    ).derive(secret)
+    return base64.urlsafe_b64encode(derived)
+
+
+def seal(data: bytes) -> str:
+    """Encrypt (and authenticate) ``data`` for storage."""
+    from cryptography.fernet import Fernet
+
+    return Fernet(_sealing_key()).encrypt(data).decode("ascii")
+
+
+def unseal(token: str) -> bytes:
+    """The data ``seal`` encrypted; raises ``cryptography.fernet.InvalidToken`` if
+    it was altered or sealed under another secret."""
+    from cryptography.fernet import Fernet
+
+    return Fernet(_sealing_key()).decrypt(token.encode("ascii"))

@@ -197,3 +197,39 @@ def installs_follow_version(*, version_id: int, **kwargs: Any) -> int:
     from marketplace.services.installs import installs_follow_version
 
     return installs_follow_version(version_id=version_id)
+
+
+@shared_task(
+    name="marketplace.certificate_expire_due", soft_time_limit=240, time_limit=300
+)
+def certificate_expire_due(**kwargs: Any) -> int:
+    from marketplace.services.certification import certificate_expire_due
+
+    return certificate_expire_due()
+
+
+@shared_task(
+    name="marketplace.certificate_notify_expiring",
+    soft_time_limit=240,
+    time_limit=300,
+)
+def certificate_notify_expiring(**kwargs: Any) -> int:
+    from marketplace.services.certification import certificate_notify_expiring
+
+    return certificate_notify_expiring()
+
+
+@shared_task(
+    name="marketplace.agent_notify_installers_suspended",
+    soft_time_limit=540,
+    time_limit=600,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def agent_notify_installers_suspended(
+    *, agent_id: int, serial: str, **kwargs: Any
+) -> int:
+    from marketplace.services.certification import agent_notify_installers_suspended
+
+    return agent_notify_installers_suspended(agent_id=agent_id, serial=serial)

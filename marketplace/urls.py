@@ -3,6 +3,10 @@ from django.urls import path
 
 from marketplace.views import (
     accounts,
+    badges,
+    certificate_pages,
+    certificates,
+    certification,
     console,
     installs,
     lookup,
@@ -110,6 +114,121 @@ urlpatterns = [
         name="version-acs",
     ),
     path(".well-known/jwks.json", registry.jwks, name="jwks"),
+    # Certification's documents at their stable addresses
+    path(
+        "certificates/status-list.json",
+        certificates.status_list,
+        name="certificate-status-list",
+    ),
+    path(
+        "certificates/<str:serial>/credential.jwt",
+        certificates.certificate_credential,
+        name="certificate-credential",
+    ),
+    path(
+        "certificates/<str:serial>/report",
+        certificates.certificate_report,
+        name="certificate-report",
+    ),
+    path(
+        "certification-bodies/<slug:slug>/profile.json",
+        certificates.body_profile,
+        name="certification-body-profile",
+    ),
+    path(
+        "schemes/<slug:code>/levels/<slug:level>",
+        certificates.scheme_level,
+        name="scheme-level",
+    ),
+    # Certification: public pages and badges (views/certificate_pages.py, badges.py)
+    path(
+        "certificates/verify/",
+        certificate_pages.certificate_verify,
+        name="certificate-verify",
+    ),
+    path(
+        "certificates/<str:serial>/",
+        certificate_pages.certificate_detail,
+        name="certificate-detail",
+    ),
+    path(
+        "schemes/<slug:code>/",
+        certificate_pages.scheme_detail,
+        name="scheme-detail",
+    ),
+    path(
+        "certification-bodies/<slug:slug>/",
+        certificate_pages.body_detail,
+        name="certification-body-detail",
+    ),
+    path(
+        "badges/<slug:publisher>/<slug:agent>/<slug:scheme>.svg",
+        badges.scheme_badge_svg,
+        name="scheme-badge-svg",
+    ),
+    path(
+        "badges/<slug:publisher>/<slug:agent>/<slug:scheme>.json",
+        badges.scheme_badge_json,
+        name="scheme-badge-json",
+    ),
+    path(
+        "badges/<slug:publisher>/<slug:agent>.svg",
+        badges.summary_badge_svg,
+        name="agent-badge-svg",
+    ),
+    path(
+        "badges/<slug:publisher>/<slug:agent>.json",
+        badges.summary_badge_json,
+        name="agent-badge-json",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/badges/",
+        badges.agent_badges_page,
+        name="agent-badges",
+    ),
+    # Certification: console pages of bodies, publishers and the operator
+    # (views/certification.py)
+    path("certification/", certification.dashboard, name="certification-dashboard"),
+    path(
+        "certification/operator/",
+        certification.operator,
+        name="certification-operator",
+    ),
+    path(
+        "certification/requests/<uuid:public_id>/",
+        certification.request_detail,
+        name="certification-request",
+    ),
+    path(
+        "certification/certificates/<str:serial>/manage/",
+        certification.certificate_manage,
+        name="certification-certificate-manage",
+    ),
+    path(
+        "certification/<slug:body>/schemes/new/",
+        certification.scheme_create,
+        name="certification-scheme-new",
+    ),
+    path(
+        "certification/<slug:body>/schemes/<slug:code>/edit/",
+        certification.scheme_edit,
+        name="certification-scheme-edit",
+    ),
+    path(
+        "certification/<slug:body>/certificates/",
+        certification.body_certificates,
+        name="certification-body-certificates",
+    ),
+    path(
+        "certification/<slug:body>/issue/",
+        certification.certificate_issue,
+        name="certification-issue",
+    ),
+    path(
+        "console/agents/<slug:publisher>/<slug:agent>/certification/",
+        certification.agent_certification,
+        name="console-agent-certification",
+    ),
     # Installs and the permissions granted
     path(
         "agents/<slug:publisher>/<slug:agent>/install/",

@@ -47,6 +47,10 @@ SITE_SIGNING_KEY = env.str("SITE_SIGNING_KEY", default="")
 SITE_SIGNING_KEY_FILE = env.str(
     "SITE_SIGNING_KEY_FILE", default=str(VAR_DIR / "site-signing-key")
 )
+# The secret that encrypts the certification bodies' private signing keys in the
+# database (any long random string). Empty: derived from the site's signing key, so
+# replacing that key makes the stored ones unreadable; production should set it.
+CERTIFICATE_KEY_SECRET = env.str("CERTIFICATE_KEY_SECRET", default="")
 
 
 # ACPs identity codes (AIC, ACPs-spec-AIC v02.02): the arc the operator holds as an
@@ -279,6 +283,9 @@ REVIEW_PRIOR_MEAN = env.float("REVIEW_PRIOR_MEAN", default=3.5)
 # runtime refreshes it with the install's secret.
 INSTALL_TOKEN_TTL = env.int("INSTALL_TOKEN_TTL", default=300)
 
+# Certification: how many days before a certificate expires its publisher is told.
+CERTIFICATE_EXPIRY_NOTICE_DAYS = env.int("CERTIFICATE_EXPIRY_NOTICE_DAYS", default=30)
+
 # --- Internationalisation ---------------------------------------------------------
 
 LANGUAGE_CODE = "zh-hans"
@@ -377,7 +384,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": "20/min"},
+    "DEFAULT_THROTTLE_RATES": {"auth": "20/min", "certificate_verify": "60/min"},
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
@@ -455,6 +462,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "compute-review-signals": {
         "task": "marketplace.review_signals_compute_due",
         "schedule": 60 * 60,
+    },
+    "expire-certificates": {
+        "task": "marketplace.certificate_expire_due",
+        "schedule": 60 * 60,
+    },
+    "warn-of-certificate-expiry": {
+        "task": "marketplace.certificate_notify_expiring",
+        "schedule": 6 * 60 * 60,
     },
 }
 

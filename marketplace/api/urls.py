@@ -3,6 +3,7 @@ from django.urls import path
 from marketplace.api import (
     accounts,
     agents,
+    certification,
     installs,
     lookup,
     notifications,
@@ -204,5 +205,116 @@ urlpatterns = [
         "moderation/reviews/<int:review_id>/dismiss/",
         reviews.ModerationReviewDismissApi.as_view(),
         name="api-moderation-review-dismiss",
+    ),
+    # Certification
+    path(
+        "certification/schemes/",
+        certification.SchemeListApi.as_view(),
+        name="api-scheme-list",
+    ),
+    path(
+        "certification/schemes/<slug:code>/",
+        certification.SchemeDetailApi.as_view(),
+        name="api-scheme-detail",
+    ),
+    path(
+        "certification/bodies/<slug:slug>/schemes/",
+        certification.SchemeCreateApi.as_view(),
+        name="api-scheme-create",
+    ),
+    path(
+        "certificates/",
+        certification.CertificateCollectionApi.as_view(),
+        name="api-certificate-list",
+    ),
+    path(
+        "certificates/verify/",
+        certification.CertificateVerifyApi.as_view(),
+        name="api-certificate-verify",
+    ),
+    path(
+        "certificates/<str:serial>/",
+        certification.CertificateDetailApi.as_view(),
+        name="api-certificate-detail",
+    ),
+    path(
+        "certificates/<str:serial>/suspend/",
+        certification.CertificateSuspendApi.as_view(),
+        name="api-certificate-suspend",
+    ),
+    path(
+        "certificates/<str:serial>/reinstate/",
+        certification.CertificateReinstateApi.as_view(),
+        name="api-certificate-reinstate",
+    ),
+    path(
+        "certificates/<str:serial>/revoke/",
+        certification.CertificateRevokeApi.as_view(),
+        name="api-certificate-revoke",
+    ),
+    path(
+        "certificates/<str:serial>/extend/",
+        certification.CertificateExtendApi.as_view(),
+        name="api-certificate-extend",
+    ),
+    path(
+        "certification/requests/",
+        certification.CertificationRequestCollectionApi.as_view(),
+        name="api-certification-request-list",
+    ),
+    path(
+        "certification/requests/<uuid:public_id>/",
+        certification.CertificationRequestDetailApi.as_view(),
+        name="api-certification-request-detail",
+    ),
+    path(
+        "certification/requests/<uuid:public_id>/accept/",
+        certification.CertificationRequestAcceptApi.as_view(),
+        name="api-certification-request-accept",
+    ),
+    path(
+        "certification/requests/<uuid:public_id>/decline/",
+        certification.CertificationRequestDeclineApi.as_view(),
+        name="api-certification-request-decline",
+    ),
+    path(
+        "certification/requests/<uuid:public_id>/refuse/",
+        certification.CertificationRequestRefuseApi.as_view(),
+        name="api-certification-request-refuse",
+    ),
+    path(
+        "certification/requests/<uuid:public_id>/withdraw/",
+        certification.CertificationRequestWithdrawApi.as_view(),
+        name="api-certification-request-withdraw",
+    ),
+    path(
+        "certification/accreditations/",
+        certification.AccreditationCreateApi.as_view(),
+        name="api-accreditation-create",
+    ),
+    path(
+        "certification/accreditations/<int:accreditation_id>/state/",
+        certification.AccreditationStateApi.as_view(),
+        name="api-accreditation-state",
+    ),
+    path(
+        "certification/domains/<slug:code>/requirements/",
+        certification.DomainRequirementsApi.as_view(),
+        name="api-domain-requirements",
+    ),
+    path(
+        "certification/trusted-issuers/",
+        certification.TrustedIssuerCollectionApi.as_view(),
+        name="api-trusted-issuer-list",
+    ),
+    path(
+        "certification/trusted-issuers/<int:issuer_id>/revoke/",
+        certification.TrustedIssuerRevokeApi.as_view(),
+        name="api-trusted-issuer-revoke",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/credentials/import/",
+        certification.CredentialImportApi.as_view(),
+        name="api-credential-import",
     ),
 ]

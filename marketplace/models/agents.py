@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -41,6 +43,18 @@ class Domain(models.Model):
     # High-tier domains always need a filing number; the operator may ask for one in
     # other domains too.
     needs_filing = models.BooleanField(_("needs a filing number"), default=False)
+    # What a listing in the domain must hold before it is published: a valid
+    # certificate of each of these schemes, and of some scheme of each of these
+    # dimensions (issued by a body accredited for it).
+    required_schemes: "models.ManyToManyField[Any, Any]" = models.ManyToManyField(
+        "Scheme",
+        blank=True,
+        related_name="required_by_domains",
+        verbose_name=_("required certification schemes"),
+    )
+    required_dimensions = models.JSONField(
+        _("required certification dimensions"), default=list, blank=True
+    )
 
     class Meta:
         verbose_name = _("domain")

@@ -13,6 +13,13 @@ class Notification(models.Model):
         REVIEW_REPLY = "review_reply", _("A publisher replied to your review")
         REPORT_STATUS = "report_status", _("Your report changed status")
         REVIEW_MODERATED = "review_moderated", _("A moderator acted on your review")
+        CERTIFICATION_REQUEST = (
+            "certification_request",
+            _("A certification request changed"),
+        )
+        CERTIFICATE_STATUS = "certificate_status", _("A certificate changed status")
+        CERTIFICATE_EXPIRING = "certificate_expiring", _("A certificate expires soon")
+        LISTING_SUSPENDED = "listing_suspended", _("A listing was suspended")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -125,6 +125,7 @@ class Membership(models.Model):
         ANALYST = "analyst", _("Analyst")
         COMMITTEE_MEMBER = "committee_member", _("Committee member")
         REVIEWER = "reviewer", _("Reviewer")
+        ASSESSOR = "assessor", _("Assessor")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -53,7 +53,7 @@ Kind = Organization.Kind
 _BASE_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 ROLES_BY_KIND: dict[str, frozenset[str]] = {
     Kind.PUBLISHER: _BASE_ROLES,
-    Kind.CERTIFICATION_BODY: _BASE_ROLES | {Role.REVIEWER},
+    Kind.CERTIFICATION_BODY: _BASE_ROLES | {Role.REVIEWER, Role.ASSESSOR},
     Kind.INDUSTRY_BODY: _BASE_ROLES | {Role.ANALYST, Role.COMMITTEE_MEMBER},
     Kind.REGULATOR: _BASE_ROLES | {Role.REVIEWER},
     Kind.OPERATOR: _BASE_ROLES | {Role.REVIEWER},

@@ -27,11 +27,14 @@ from marketplace.models import (
     Organization,
     ProhibitedClaim,
     ReviewDecision,
+    Scheme,
     User,
 )
+from marketplace.selectors.certification import missing_requirements
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.agents import agent_refresh_listing, ensure_editor
 from marketplace.services.aic import agent_assign_aic
+from marketplace.services.badges import badges_refresh_agent
 
 State = AgentVersion.State
 Role = Membership.Role
@@ -90,6 +93,8 @@ def version_transition(
                 pk=version.agent_id
             )
         )
+        # The badges follow the latest published version's certificates.
+        badges_refresh_agent(agent_id=version.agent_id)
     return version
 
 
@@ -221,6 +226,32 @@ def _check_permissions(agent: Agent, declaration: dict[str, Any]) -> CheckOutcom
     return PASSED
 
 
+def _check_certificates(version: AgentVersion) -> CheckOutcome:
+    missing = missing_requirements(version=version)
+    if not missing:
+        return PASSED
+    codes = [item for item in missing if not item.startswith("dimension:")]
+    names = dict(Scheme.objects.filter(code__in=codes).values_list("code", "name_en"))
+    described = [f"{code} ({names.get(code, code)})" for code in codes] + [
+        f"dimension {item.split(':', 1)[1]}"
+        for item in missing
+        if item.startswith("dimension:")
+    ]
+    return (
+        False,
+        gettext_noop(
+            "Agents in the domain %(domain)s need a valid certificate of each "
+            "required scheme bound to this version; missing: %(missing)s."
+        ),
+        {"domain": version.agent.domain.code, "missing": ", ".join(described)},
+    )
+
+
+# Checks of the version itself (what it holds), after those of its listing.
+VERSION_CHECKS = {
+    "required_certificates": _check_certificates,
+}
+
 CHECKS = {
     "declaration_valid": _check_declaration,
     "privacy_and_terms": _check_policies,
@@ -257,6 +288,17 @@ def version_run_checks(*, version_id: int) -> str | None:
         )
         for name, check in CHECKS.items()
         for passed, reason, params in [check(version.agent, version.declaration)]
+    ] + [
+        CheckResult(
+            version=version,
+            run=run,
+            name=name,
+            passed=passed,
+            reason=reason,
+            params=params,
+        )
+        for name, version_check in VERSION_CHECKS.items()
+        for passed, reason, params in [version_check(version)]
     ]
     CheckResult.objects.bulk_create(results, ignore_conflicts=True)
     failed = [result for result in results if not result.passed]
@@ -316,6 +358,19 @@ def version_review(
     to = (
         State.PUBLISHED if verdict == ReviewDecision.Verdict.APPROVE else State.REJECTED
     )
+    if to == State.PUBLISHED:
+        # A required certificate may have been revoked, suspended or have expired
+        # since the checks ran.
+        missing = missing_requirements(version=version)
+        if missing:
+            raise ApplicationError(
+                _(
+                    "The version no longer holds the certificates its domain "
+                    "requires (%(missing)s); reject it or wait for them."
+                )
+                % {"missing": ", ".join(missing)},
+                code="certificates_missing",
+            )
     version = version_transition(
         version=version,
         to=to,

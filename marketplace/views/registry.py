@@ -2,7 +2,6 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from config import keys
 from marketplace import declarations
 from marketplace.models import Agent, AgentVersion
 from marketplace.protocols import a2a, acps, anp, did, mcp
@@ -38,8 +37,11 @@ def _listed_agent(publisher: str, agent: str) -> Agent:
 
 @require_GET
 def jwks(request: HttpRequest) -> JsonResponse:
-    """The site's public keys, for verifying what it signs."""
-    return _public_json(keys.jwks())
+    """The site's public keys and the certification bodies' (current and retired),
+    for verifying what they sign."""
+    from marketplace.services.credentials import jwks as all_keys
+
+    return _public_json(all_keys())
 
 
 @require_GET

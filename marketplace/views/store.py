@@ -20,6 +20,7 @@ from marketplace.selectors.agents import (
 )
 from marketplace.selectors.installs import install_active_for_agent
 from marketplace.selectors.search import agent_search, search_facets
+from marketplace.views.certificate_pages import agent_certification
 
 PAGE_SIZE = 20
 
@@ -139,5 +140,6 @@ def agent_detail_page(request: HttpRequest, publisher: str, agent: str) -> HttpR
                 if isinstance(request.user, User)
                 else None
             ),
+            "certification": agent_certification(found),
         },
     )

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 # The agent page for a signed-in reader, of which the reviews section runs 6: the
 # count and the page of reviews, the reader's own review, whether they may write and
 # reply, and which of the page they flagged.
-SECTION_QUERIES = 20
+SECTION_QUERIES = 22
 # The session and the user, is_reviewer, the count, the page, its open flags, the
 # signals, and the inbox's unread count.
 MODERATION_QUERIES = 8

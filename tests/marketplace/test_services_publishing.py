@@ -145,11 +145,15 @@ def test_a_clean_submission_passes_every_check_and_goes_to_review(
     assert len(enqueued) == 1  # the checks run in the background
     assert version_run_checks_task(version_id=version.pk) == State.IN_REVIEW
     results = version_checks(version=version)
-    assert {r.name for r in results} == set(publishing.CHECKS)
+    assert {r.name for r in results} == set(publishing.CHECKS) | set(
+        publishing.VERSION_CHECKS
+    )
     assert all(r.passed for r in results)
     # running the task again changes nothing
     assert version_run_checks_task(version_id=version.pk) is None
-    assert CheckResult.objects.filter(version=version).count() == len(publishing.CHECKS)
+    assert CheckResult.objects.filter(version=version).count() == len(
+        publishing.CHECKS
+    ) + len(publishing.VERSION_CHECKS)
 
 
 @pytest.mark.parametrize(
