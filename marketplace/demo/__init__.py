@@ -6,8 +6,9 @@ Agents are made from templates grouped in product lines (office tools, health,
 government services...). A publisher lists templates from its own lines; when several
 publishers share a line they take turns through it, so that they list different agents
 and only the generic kinds (a mail assistant, a news digest) appear at more than one.
-Ratings, installs and certificates are left alone: they come from real reviews and
-certification bodies.
+Ratings and installs are left alone: they come from real reviews. Certification
+bodies, their schemes and certificates are loaded afterwards by
+``marketplace/demo/certification.py``.
 """
 
 import re

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.demo import load_catalogue
+from marketplace.demo.certification import load_certification
 from marketplace.models import Membership, Organization, User
 from marketplace.services.accounts import user_create
 from marketplace.services.organizations import membership_add, organization_create
@@ -23,6 +24,8 @@ USERS = [
     ("dave", "dave@example.com", False),
     ("erin", "erin@example.com", False),
     ("rita", "rita@example.com", False),
+    ("sam", "sam@example.com", False),
+    ("hana", "hana@example.com", False),
 ]
 
 ORGANIZATIONS = [
@@ -49,6 +52,15 @@ ORGANIZATIONS = [
         Organization.Kind.CERTIFICATION_BODY,
         "Accredited third-party testing of AI agents for security and privacy.",
         "carol",
+        [("sam", Membership.Role.ASSESSOR)],
+    ),
+    (
+        "cnas-ai-lab",
+        "Huaxia AI Testing Lab",
+        Organization.Kind.CERTIFICATION_BODY,
+        "Accredited laboratory testing AI agents for function, performance and "
+        "regulatory compliance.",
+        "hana",
         [],
     ),
     (
@@ -114,6 +126,7 @@ class Command(BaseCommand):
                     )
                     created += 1
         created += load_catalogue(owner=users["alice"], reviewer=users["rita"])
+        created += load_certification(operator=users["operator"])
         self.stdout.write(
             self.style.SUCCESS(f"Demo data: {created} rows created.")
             if created
