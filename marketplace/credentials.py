@@ -24,6 +24,9 @@ its version string (``ext:AgentVersion``) and the agent's name (``name``).
 Verification treats its inputs as hostile: the token's length is capped before any
 work, the header is checked before the signature, the signature before the payload
 is parsed, and no input makes it raise; what it finds is told in plain words.
+One JWKS may hold several issuers' keys: a key with an ``iss`` member signs only
+for that issuer, credentials and status lists alike. A credential's status entries
+are few, and each list it names is checked and decoded once.
 """
 
 import gzip
@@ -35,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -96,6 +99,11 @@ MAX_CREDENTIAL_LENGTH = 64 * 1024
 MAX_STATUS_LIST_BYTES = 16 * 1024 * 1024
 _MIN_STATUS_LIST_BYTES = STATUS_LIST_SIZE // 8
 _INFLATE_CHUNK = 64 * 1024
+
+# Status entries read from one credential. A certificate has one; a credential
+# naming both one-bit lists and a message list has three. More is refused before
+# any list is read, so that a credential cannot make the verifier work per entry.
+MAX_STATUS_ENTRIES = 4
 
 # The JWT claims that OB 3.0 §8.2 adds to the credential in a VC-JWT's payload.
 _JWT_CLAIMS = ("iss", "jti", "sub", "nbf", "exp")
@@ -191,12 +199,36 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _loads(data: bytes) -> Any:
-    """Strict JSON: no duplicate members, no NaN or Infinity."""
-    return json.loads(
+    """Strict JSON: no duplicate members, no NaN or Infinity, and no string that
+    UTF-8 cannot write (ValueError for each)."""
+    value = json.loads(
         data.decode("utf-8"),
         object_pairs_hook=_strict_object,
         parse_constant=_refuse_constant,
     )
+    if not _utf8_only(value):
+        raise ValueError("a string holds a lone surrogate")
+    return value
+
+
+def _utf8_only(value: Any) -> bool:
+    """Whether every string in a JSON value, member names included, can be written
+    as UTF-8. A ``\\ud800`` escape parses to a lone surrogate, which no encoder
+    writes: such a value would break whatever shows it later."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 def _shown(value: Any) -> str:
@@ -220,16 +252,23 @@ def jws_sign(
     return f"{signing_input}.{b64url(signature)}"
 
 
-def jwks_public_keys(jwks: Any) -> dict[str, bytes]:
-    """The Ed25519 signing keys of a JWKS, by ``kid``, as raw 32-byte public keys.
-    Other keys are skipped, and so is a ``kid`` that names two different keys."""
-    keys: dict[str, bytes] = {}
+class _SigningKey(NamedTuple):
+    """A usable key of a JWKS: the raw public key, the issuer its ``iss`` member
+    binds it to (None when it has none) and the JWK itself."""
+
+    public_key: bytes
+    issuer: str | None
+    jwk: dict[str, Any]
+
+
+def _signing_keys(jwks: Any) -> dict[str, _SigningKey]:
+    keys: dict[str, _SigningKey] = {}
     ambiguous: set[str] = set()
     entries = jwks.get("keys") if isinstance(jwks, dict) else None
     for jwk in entries if isinstance(entries, list) else []:
         if not isinstance(jwk, dict):
             continue
-        kid, x = jwk.get("kid"), jwk.get("x")
+        kid, x, issuer = jwk.get("kid"), jwk.get("x"), jwk.get("iss")
         if (
             jwk.get("kty") != "OKP"
             or jwk.get("crv") != "Ed25519"
@@ -238,6 +277,8 @@ def jwks_public_keys(jwks: Any) -> dict[str, bytes]:
             or not isinstance(kid, str)
             or not isinstance(x, str)
             or not _BASE64URL.fullmatch(x)
+            # A binding that names no issuer binds the key to nobody.
+            or not isinstance(issuer, str | None)
         ):
             continue
         try:
@@ -246,10 +287,23 @@ def jwks_public_keys(jwks: Any) -> dict[str, bytes]:
             continue
         if len(raw) != 32:
             continue
-        if kid in keys and keys[kid] != raw:
+        found = _SigningKey(raw, issuer, jwk)
+        if kid in keys and keys[kid][:2] != found[:2]:
             ambiguous.add(kid)
-        keys.setdefault(kid, raw)
-    return {kid: raw for kid, raw in keys.items() if kid not in ambiguous}
+        keys.setdefault(kid, found)
+    return {kid: key for kid, key in keys.items() if kid not in ambiguous}
+
+
+def jwks_signing_keys(jwks: Any) -> dict[str, dict[str, Any]]:
+    """The Ed25519 signing keys of a JWKS, by ``kid``, as their JWKs. Other keys
+    are skipped; so is a ``kid`` that names two different keys (or one key bound
+    to two issuers), and a key whose ``iss`` member is not a string."""
+    return {kid: dict(key.jwk) for kid, key in _signing_keys(jwks).items()}
+
+
+def jwks_public_keys(jwks: Any) -> dict[str, bytes]:
+    """The keys of ``jwks_signing_keys`` as raw 32-byte public keys."""
+    return {kid: key.public_key for kid, key in _signing_keys(jwks).items()}
 
 
 def _verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
@@ -531,10 +585,13 @@ def status_list_credential(
     purpose: str = STATUS_PURPOSE_MESSAGE,
     values: Mapping[int, int] | None = None,
     indices: Iterable[int] = (),
+    valid_until: datetime | None = None,
 ) -> dict[str, Any]:
     """A ``BitstringStatusListCredential`` served at ``list_url``, with an
     ``eddsa-jcs-2022`` proof by ``key`` (``verification_method`` is
-    ``<jwks url>#<kid>``).
+    ``<jwks url>#<kid>``). With ``valid_until`` it is valid until then
+    (``validUntil``): a verifier then refuses it once a newer one should have
+    replaced it, so that an old list cannot be replayed.
 
     For the ``message`` purpose, the certificates' list: entry ``index`` holds
     ``values[index]`` (``STATUS_SUSPENDED``, ``STATUS_REVOKED``; any other entry
@@ -564,14 +621,20 @@ def status_list_credential(
     else:
         raise ValueError(f"unknown status purpose {purpose!r}")
     issued = _timestamp(valid_from)
-    document = {
+    document: dict[str, Any] = {
         "@context": [VC_CONTEXT],
         "id": list_url,
         "type": list(STATUS_LIST_CREDENTIAL_TYPES),
         "issuer": issuer_id,
         "validFrom": issued,
-        "credentialSubject": subject,
     }
+    if valid_until is not None:
+        until = _timestamp(valid_until)
+        # Compared as written, to the second.
+        if valid_until.replace(microsecond=0) <= valid_from.replace(microsecond=0):
+            raise ValueError("valid_until must come after valid_from")
+        document["validUntil"] = until
+    document["credentialSubject"] = subject
     return data_integrity_sign(
         document=document,
         key=key,
@@ -735,8 +798,9 @@ def verify_credential(
     if isinstance(header, str):
         return _invalid(header)
     kid: str = header["kid"]
-    public_key = jwks_public_keys(jwks).get(kid)
-    if public_key is None:
+    signing_keys = _signing_keys(jwks)
+    signing_key = signing_keys.get(kid)
+    if signing_key is None:
         return _invalid(
             _("The key set has no Ed25519 key with id %(kid)s.") % {"kid": _shown(kid)},
             kid=kid,
@@ -751,7 +815,7 @@ def verify_credential(
         signature = b""
     signing_input = f"{protected}.{encoded_payload}".encode("ascii")
     if len(signature) != 64 or not _verify_signature(
-        public_key, signature, signing_input
+        signing_key.public_key, signature, signing_input
     ):
         return _invalid(
             _("The signature does not match the credential and key %(kid)s.")
@@ -769,6 +833,22 @@ def verify_credential(
     credential = {
         name: value for name, value in payload.items() if name not in _JWT_CLAIMS
     }
+    issuer_id = _issuer_id(credential.get("issuer"))
+    if signing_key.issuer is not None and issuer_id != signing_key.issuer:
+        # One key set may publish the keys of several issuers; a key bound to one
+        # of them speaks for that issuer only.
+        return _invalid(
+            _(
+                "The key %(kid)s belongs to the issuer %(owner)s, not to the "
+                "credential's issuer %(issuer)s."
+            )
+            % {
+                "kid": _shown(kid),
+                "owner": _shown(signing_key.issuer),
+                "issuer": _shown(issuer_id),
+            },
+            kid=kid,
+        )
     findings = _Findings()
     window = _check_credential(payload, credential, findings)
     if window is not None:
@@ -785,7 +865,8 @@ def verify_credential(
                 _("The credential expired at %(time)s.")
                 % {"time": _shown(credential["validUntil"])},
             )
-        _check_status(credential, jwks, list(status_lists), now, findings)
+        lists = _StatusLists(status_lists, signing_keys)
+        _check_status(credential, lists, now, findings)
     return Verification(
         status=findings.status(),
         reasons=findings.reasons(),
@@ -875,10 +956,89 @@ def _check_credential(
     return (valid_from, valid_until) if agreed else None
 
 
+class _ListFound(NamedTuple):
+    """What the status lists given say about one list URL: the copy to read
+    (None when no copy is genuine), whether any copy was given at all, and the
+    ``(kid, issuer)`` of a key that signed a copy for an issuer not the list's."""
+
+    document: dict[str, Any] | None
+    given: bool
+    foreign_key: tuple[str, str] | None
+
+
+class _StatusLists:
+    """The status lists given to one verification. Each list is verified, and its
+    bits decoded, at most once however many entries name it."""
+
+    def __init__(
+        self, documents: Iterable[Any], signing_keys: Mapping[str, _SigningKey]
+    ) -> None:
+        self._documents = [d for d in documents if isinstance(d, dict)]
+        self._keys = signing_keys
+        self._found: dict[str, _ListFound] = {}
+        self._bits: dict[str, bytes | None] = {}
+
+    def find(self, url: str) -> _ListFound:
+        if url not in self._found:
+            self._found[url] = self._find(url)
+        return self._found[url]
+
+    def _find(self, url: str) -> _ListFound:
+        candidates = [d for d in self._documents if d.get("id") == url]
+        verified: list[dict[str, Any]] = []
+        foreign_key = None
+        for document in candidates:
+            # A lone surrogate cannot be signed, nor shown: such a copy is not
+            # genuine.
+            if not _utf8_only(document):
+                continue
+            issuer = _issuer_id(document.get("issuer"))
+            own = {
+                kid: key.public_key
+                for kid, key in self._keys.items()
+                if key.issuer is None or key.issuer == issuer
+            }
+            if data_integrity_verify(document=document, public_keys=own):
+                verified.append(document)
+                continue
+            others = {
+                kid: key.public_key
+                for kid, key in self._keys.items()
+                if key.issuer is not None and key.issuer != issuer
+            }
+            if foreign_key is None and data_integrity_verify(
+                document=document, public_keys=others
+            ):
+                kid = str(document["proof"]["verificationMethod"]).rsplit("#", 1)[1]
+                foreign_key = (kid, str(self._keys[kid].issuer))
+        if not verified:
+            return _ListFound(None, bool(candidates), foreign_key)
+        # Of several genuine copies of one list, the latest tells the current
+        # status.
+        latest = max(
+            verified,
+            key=lambda d: (
+                _parse_timestamp(d.get("validFrom")) or datetime.min.replace(tzinfo=UTC)
+            ),
+        )
+        return _ListFound(latest, True, None)
+
+    def bits(self, url: str, encoded: Any) -> bytes | None:
+        """The decoded ``encodedList`` of the list at ``url`` (always the same
+        document's), or None when it is malformed."""
+        if url not in self._bits:
+            try:
+                if not isinstance(encoded, str):
+                    raise ValueError("no encodedList")
+                self._bits[url] = status_list_decode(encoded)
+            except ValueError:
+                self._bits[url] = None
+        return self._bits[url]
+
+
 def _check_status(
     credential: dict[str, Any],
-    jwks: Any,
-    status_lists: list[Any],
+    status_lists: _StatusLists,
     now: datetime,
     findings: _Findings,
 ) -> None:
@@ -893,15 +1053,23 @@ def _check_status(
             _("The credential's status entries are malformed."),
         )
         return
-    public_keys = jwks_public_keys(jwks)
+    if len(entries) > MAX_STATUS_ENTRIES:
+        findings.add(
+            VerificationStatus.INVALID,
+            _(
+                "The credential has too many status entries (%(count)d; at most "
+                "%(most)d are read)."
+            )
+            % {"count": len(entries), "most": MAX_STATUS_ENTRIES},
+        )
+        return
     for entry in entries:
-        _check_status_entry(entry, public_keys, status_lists, now, findings)
+        _check_status_entry(entry, status_lists, now, findings)
 
 
 def _check_status_entry(
     entry: dict[str, Any],
-    public_keys: Mapping[str, bytes],
-    status_lists: list[Any],
+    status_lists: _StatusLists,
     now: datetime,
     findings: _Findings,
 ) -> None:
@@ -943,24 +1111,27 @@ def _check_status_entry(
         )
         return
     named = {"url": _shown(url), "purpose": purpose, "index": index_text}
-    candidates = [
-        document
-        for document in status_lists
-        if isinstance(document, dict) and document.get("id") == url
-    ]
-    if not candidates:
+    found = status_lists.find(url)
+    if not found.given:
         findings.add(
             VerificationStatus.UNKNOWN,
             _("The status list %(url)s was not given, so that status is unknown.")
             % named,
         )
         return
-    verified = [
-        document
-        for document in candidates
-        if data_integrity_verify(document=document, public_keys=public_keys)
-    ]
-    if not verified:
+    if found.foreign_key is not None:
+        kid, owner = found.foreign_key
+        findings.add(
+            VerificationStatus.UNKNOWN,
+            _(
+                "The status list %(url)s is signed with the key %(kid)s, which "
+                "belongs to the issuer %(owner)s, not to the list's issuer, so that "
+                "status is unknown."
+            )
+            % {**named, "kid": _shown(kid), "owner": _shown(owner)},
+        )
+        return
+    if found.document is None:
         findings.add(
             VerificationStatus.UNKNOWN,
             _(
@@ -970,14 +1141,9 @@ def _check_status_entry(
             % named,
         )
         return
-    # Of several genuine copies of one list, the latest tells the current status.
-    document = max(
-        verified,
-        key=lambda d: (
-            _parse_timestamp(d.get("validFrom")) or datetime.min.replace(tzinfo=UTC)
-        ),
+    bitstring = _status_bitstring(
+        found.document, purpose, size, now, named, findings, status_lists
     )
-    bitstring = _status_bitstring(document, purpose, size, now, named, findings)
     if bitstring is None:
         return
     try:
@@ -1079,6 +1245,7 @@ def _status_bitstring(
     now: datetime,
     named: dict[str, str],
     findings: _Findings,
+    status_lists: _StatusLists,
 ) -> bytes | None:
     """The bitstring of a verified status list credential that answers for
     ``purpose`` in entries of ``size`` bits at ``now``, else None with the finding
@@ -1132,12 +1299,8 @@ def _status_bitstring(
             _("The status list %(url)s is not valid at the time checked.") % named,
         )
         return None
-    encoded = subject.get("encodedList")
-    try:
-        if not isinstance(encoded, str):
-            raise ValueError("no encodedList")
-        bitstring = status_list_decode(encoded)
-    except ValueError:
+    bitstring = status_lists.bits(str(document["id"]), subject.get("encodedList"))
+    if bitstring is None:
         findings.add(
             VerificationStatus.UNKNOWN,
             _("The status list %(url)s is malformed.") % named,

@@ -233,3 +233,15 @@ def agent_notify_installers_suspended(
     from marketplace.services.certification import agent_notify_installers_suspended
 
     return agent_notify_installers_suspended(agent_id=agent_id, serial=serial)
+
+
+@shared_task(
+    name="marketplace.certificate_status_list_refresh",
+    soft_time_limit=120,
+    time_limit=180,
+)
+def certificate_status_list_refresh(**kwargs: Any) -> None:
+    """Re-sign the status list before its validity runs out, changed or not."""
+    from marketplace.services.credentials import status_list_publish
+
+    status_list_publish()

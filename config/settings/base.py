@@ -375,7 +375,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "config.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -466,6 +466,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-certificates": {
         "task": "marketplace.certificate_expire_due",
         "schedule": 60 * 60,
+    },
+    "re-sign-certificate-status-list": {
+        "task": "marketplace.certificate_status_list_refresh",
+        "schedule": 24 * 60 * 60,
     },
     "warn-of-certificate-expiry": {
         "task": "marketplace.certificate_notify_expiring",

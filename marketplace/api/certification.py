@@ -313,6 +313,10 @@ class SchemeDetailApi(APIView):
 
 
 class CertificateOutputSerializer(serializers.Serializer[Certificate]):
+    """A certificate. Of an agent never published, only the agent's name is
+    public: its address and identifier are null unless the context says
+    ``full`` (for the issuing body's staff)."""
+
     serial = serializers.CharField()
     state = serializers.CharField()
     state_reason = serializers.CharField()
@@ -323,10 +327,10 @@ class CertificateOutputSerializer(serializers.Serializer[Certificate]):
     level_name = serializers.SerializerMethodField()
     body = serializers.CharField(source="body.slug")
     body_name = serializers.CharField(source="body.name")
-    publisher = serializers.CharField(source="agent.publisher.slug")
-    agent = serializers.CharField(source="agent.slug")
+    publisher = serializers.CharField(source="agent.publisher.slug", allow_null=True)
+    agent = serializers.CharField(source="agent.slug", allow_null=True)
     agent_name = serializers.CharField(source="agent.name")
-    agent_identifier = serializers.CharField(source="agent.identifier")
+    agent_identifier = serializers.CharField(source="agent.identifier", allow_null=True)
     version = serializers.CharField(source="version.version")
     digest = serializers.CharField()
     assessor = serializers.CharField()
@@ -336,6 +340,12 @@ class CertificateOutputSerializer(serializers.Serializer[Certificate]):
     credential_url = serializers.SerializerMethodField()
     report_url = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Certificate) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if instance.agent.published_at is None and not self.context.get("full"):
+            data.update(publisher=None, agent=None, agent_identifier=None)
+        return data
 
     def get_level_name(self, certificate: Certificate) -> str:
         return certificate.scheme.level_name(certificate.level)
@@ -396,8 +406,11 @@ class CertificateDetailOutputSerializer(CertificateOutputSerializer):
 
 
 def _certificate_detail(certificate: Certificate) -> dict[str, Any]:
+    """The certificate in full, for the issuing body's staff who changed it."""
     return dict(
-        CertificateDetailOutputSerializer(_certificate(certificate.serial)).data
+        CertificateDetailOutputSerializer(
+            _certificate(certificate.serial), context={"full": True}
+        ).data
     )
 
 
@@ -446,7 +459,10 @@ class CertificateCollectionApi(APIView):
         found: dict[str, Any] = {}
         if "agent" in given:
             publisher, agent = given["agent"].split("/")
-            found["agent"] = agent_get(publisher=publisher, agent=agent)
+            named = agent_get(publisher=publisher, agent=agent)
+            # An agent never published is as unknown here as one that does not exist.
+            published = named is not None and named.published_at is not None
+            found["agent"] = named if published else None
         if "publisher" in given:
             found["publisher"] = organization_get(slug=given["publisher"])
         if "body" in given:

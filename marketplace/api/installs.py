@@ -12,13 +12,14 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import paginated_response
+from config.parsers import JSONParser
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
 from marketplace.exceptions import InvalidRefreshSecret

@@ -325,6 +325,12 @@ class Certificate(models.Model):
     def __str__(self) -> str:
         return self.serial
 
+    @property
+    def level_name(self) -> str:
+        """The level's name in the active language (the scheme is loaded with the
+        certificate wherever lists show it)."""
+        return self.scheme.level_name(self.level)
+
 
 class CertificationEvent(models.Model):
     """Who moved an accreditation, scheme, request or certificate from what to

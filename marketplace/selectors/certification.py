@@ -74,6 +74,13 @@ def _certificates(queryset: QuerySet[Certificate]) -> QuerySet[Certificate]:
     ).order_by("-created_at", "-pk")
 
 
+def _published(certificates: QuerySet[Certificate]) -> QuerySet[Certificate]:
+    """The certificates of agents published at least once. A quarantined agent
+    stays in (its revocations must stay visible); a draft-only agent is its
+    publisher's business."""
+    return certificates.filter(agent__published_at__isnull=False)
+
+
 def certificate_list(
     *,
     body: Organization | None = None,
@@ -81,10 +88,15 @@ def certificate_list(
     agent: Agent | None = None,
     scheme: Scheme | None = None,
     state: str | None = None,
+    public: bool = True,
 ) -> QuerySet[Certificate]:
     """Certificates, newest first, filtered; certificates are public records, so
-    anyone may list them (the pages and the API page them)."""
+    anyone may list them (the pages and the API page them), except those of agents
+    never published. ``public=False`` keeps those too, for the console of the body
+    that issued them."""
     certificates = Certificate.objects.all()
+    if public:
+        certificates = _published(certificates)
     if body is not None:
         certificates = certificates.filter(body=body)
     if publisher is not None:
@@ -126,12 +138,16 @@ def agent_badges(*, agent: Agent) -> QuerySet[Badge]:
 
 
 def scheme_list(
-    *, body: Organization | None = None, active_only: bool = False
+    *, body: Organization | None = None, active_only: bool = False, public: bool = True
 ) -> QuerySet[Scheme]:
     """Schemes of accredited bodies (or of ``body``), with how many valid
-    certificates each has."""
+    certificates each has (of agents published at least once, unless
+    ``public=False``)."""
+    counted = Q(certificates__state=CertState.VALID)
+    if public:
+        counted &= Q(certificates__agent__published_at__isnull=False)
     schemes = Scheme.objects.select_related("body").annotate(
-        valid_count=Count("certificates", filter=Q(certificates__state=CertState.VALID))
+        valid_count=Count("certificates", filter=counted)
     )
     if body is not None:
         schemes = schemes.filter(body=body)
@@ -262,7 +278,10 @@ def certification_body_get(*, slug: str) -> Organization | None:
 
 
 def scheme_valid_count(*, scheme: Scheme) -> int:
-    return Certificate.objects.filter(scheme=scheme, state=CertState.VALID).count()
+    """How many valid certificates the scheme has, as the public counts them."""
+    return _published(
+        Certificate.objects.filter(scheme=scheme, state=CertState.VALID)
+    ).count()
 
 
 def agent_badge(
@@ -329,7 +348,7 @@ def scheme_list_for_user(*, user: AnyUser) -> QuerySet[Scheme]:
     if not isinstance(user, User):
         return Scheme.objects.none()
     return (
-        scheme_list()
+        scheme_list(public=False)
         .filter(body__memberships__user=user)
         .order_by("body__name", "code")
     )
@@ -422,21 +441,15 @@ def scheme_get_counted(*, code: str) -> Scheme | None:
 def version_certifiable_by(
     *, user: AnyUser, publisher: str, agent: str, version: str
 ) -> AgentVersion | None:
-    """The version if ``user`` may name it for certification: a public version,
-    or any version of a publisher they belong to, or one the publisher asked a body
-    they belong to to certify. Other drafts stay unknown."""
+    """The version if ``user`` may name it for certification (see
+    ``_nameable_by``). Other drafts stay unknown."""
     found = version_for_certification(publisher=publisher, agent=agent, version=version)
     if found is None or not isinstance(user, User):
         return None
-    if found.state in (AgentVersion.State.PUBLISHED, AgentVersion.State.YANKED):
+    if found.state in PUBLIC_VERSION_STATES:
         return found
-    asked = CertificationRequest.objects.filter(
-        version=found, scheme__body__memberships__user=user
-    )
-    member = Membership.objects.filter(
-        user=user, organization_id=found.agent.publisher_id
-    )
-    return found if member.exists() or asked.exists() else None
+    nameable = AgentVersion.objects.filter(pk=found.pk).filter(_nameable_by(user))
+    return found if nameable.exists() else None
 
 
 def accreditation_get(*, accreditation_id: int) -> Accreditation | None:
@@ -455,3 +468,43 @@ def schemes_by_code(*, codes: list[str]) -> dict[str, Scheme]:
 
 def trusted_issuer_get(*, issuer_id: int) -> TrustedIssuer | None:
     return TrustedIssuer.objects.filter(pk=issuer_id).first()
+
+
+# --- Who may name a version for certification, and extensions -----------------------
+
+PUBLIC_VERSION_STATES = (AgentVersion.State.PUBLISHED, AgentVersion.State.YANKED)
+
+
+def _nameable_by(user: User) -> Q:
+    """The versions ``user`` may name for certification: a public version, any
+    version of a publisher they belong to, or one whose publisher asks a body they
+    belong to to certify it (an open request: one withdrawn, declined, refused or
+    done no longer shows the draft)."""
+    member = Membership.objects.filter(
+        user=user, organization_id=OuterRef("agent__publisher_id")
+    )
+    asked = CertificationRequest.objects.filter(
+        version_id=OuterRef("pk"),
+        state__in=OPEN_REQUEST_STATES,
+        scheme__body__memberships__user=user,
+    )
+    return Q(state__in=PUBLIC_VERSION_STATES) | Q(Exists(member)) | Q(Exists(asked))
+
+
+def version_list_extendable(
+    *, user: AnyUser, certificate: Certificate, states: Iterable[str]
+) -> QuerySet[AgentVersion]:
+    """The versions ``certificate`` may be extended to, newest first: later
+    versions of its agent, in ``states`` (those that can still be certified), that
+    ``user`` may name, as the API takes them."""
+    if not isinstance(user, User):
+        return AgentVersion.objects.none()
+    return (
+        AgentVersion.objects.filter(
+            agent_id=certificate.agent_id,
+            created_at__gt=certificate.version.created_at,
+            state__in=list(states),
+        )
+        .filter(_nameable_by(user))
+        .order_by("-created_at", "-pk")
+    )

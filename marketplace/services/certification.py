@@ -83,7 +83,9 @@ CERTIFICATE_TRANSITIONS: dict[str, frozenset[str]] = {
     CertState.VALID: frozenset(
         {CertState.SUSPENDED, CertState.REVOKED, CertState.EXPIRED}
     ),
-    CertState.SUSPENDED: frozenset({CertState.VALID, CertState.REVOKED}),
+    CertState.SUSPENDED: frozenset(
+        {CertState.VALID, CertState.REVOKED, CertState.EXPIRED}
+    ),
     CertState.REVOKED: frozenset(),
     CertState.EXPIRED: frozenset(),
 }
@@ -737,6 +739,16 @@ def certificate_issue(
     assessor = _required(assessor, "assessor", _("Name the assessor."))[:200]
     report_url = (report_url or "").strip()
     report_sha256 = _check_report(report_file, report_url)
+    if (
+        request is None
+        and extends is None
+        and version.state != AgentVersion.State.PUBLISHED
+    ):
+        # An unpublished version is the publisher's business until it asks.
+        raise ApplicationError(
+            _("This version is not published: certify it on the publisher's request."),
+            code="version_not_published",
+        )
     if request is not None:
         request = _locked_request(request)
         if request.version_id != version.pk or request.scheme_id != scheme.pk:
@@ -795,6 +807,9 @@ def certificate_issue(
                 certificate.save(force_insert=True)
             break
         except IntegrityError as error:
+            if certificate.report_file:
+                # Stored before the row; the row was not: leave no orphan behind.
+                certificate.report_file.delete(save=False)
             if "status_index" in str(error) or "serial" in str(error):
                 continue  # a race for the same random index or serial: draw again
             message = _(
@@ -861,9 +876,12 @@ def certificate_extend(
     if original.state != CertState.VALID:
         raise InvalidTransition(_("Only a valid certificate can be extended."))
     version = AgentVersion.objects.get(pk=version.pk)
-    if version.agent_id != original.agent_id or version.pk == original.version_id:
+    if (
+        version.agent_id != original.agent_id
+        or version.created_at <= original.version.created_at
+    ):
         raise ApplicationError(
-            _("Extend a certificate to another version of the same agent."),
+            _("Extend a certificate to a later version of the same agent."),
             code="extend_mismatch",
         )
     return certificate_issue(
@@ -979,6 +997,9 @@ def certificate_reinstate(
     *, actor: User, certificate: Certificate, reason: str = ""
 ) -> Certificate:
     certificate = _body_action(actor=actor, certificate=certificate)
+    # Reinstating vouches for the agent again: the same conditions as issuing.
+    _ensure_accredited(body=certificate.body, dimension=certificate.scheme.dimension)
+    _ensure_independent(actor=actor, body=certificate.body, agent=certificate.agent)
     if certificate.valid_until <= timezone.now():
         raise InvalidTransition(
             _("The certificate's validity has ended; issue a new one.")
@@ -1005,6 +1026,30 @@ def certificate_revoke(
         certificate=certificate, to=CertState.REVOKED, actor=actor, reason=reason
     )
     _suspend_if_required(certificate=certificate, actor=actor, reason=reason)
+    # What was extended from it rests on the same assessment: it falls with it.
+    pending = [certificate]
+    while pending:
+        original = pending.pop()
+        extensions = (
+            Certificate.objects.select_for_update(of=("self",))
+            .select_related(
+                "scheme", "body", "agent__publisher", "agent__domain", "version"
+            )
+            .filter(extends=original, state__in=[CertState.VALID, CertState.SUSPENDED])
+            .order_by("pk")
+        )
+        for extension in extensions:
+            why = _(
+                "The certificate it extends, %(serial)s, was revoked: %(reason)s"
+            ) % {
+                "serial": original.serial,
+                "reason": reason,
+            }
+            certificate_transition(
+                certificate=extension, to=CertState.REVOKED, actor=actor, reason=why
+            )
+            _suspend_if_required(certificate=extension, actor=actor, reason=why)
+            pending.append(extension)
     return certificate
 
 
@@ -1104,15 +1149,18 @@ def certificate_expire_due(*, now: datetime | None = None) -> int:
     """Expire every valid certificate whose validity has ended. Returns how many."""
     moment = now or timezone.now()
     expired = 0
+    # A suspended certificate expires too: its entry in the status list clears
+    # and the verifier then answers expired.
+    live = (CertState.VALID, CertState.SUSPENDED)
     due = Certificate.objects.filter(
-        state=CertState.VALID, valid_until__lte=moment
+        state__in=live, valid_until__lte=moment
     ).values_list("pk", flat=True)
     for pk in list(due[:1000]):
         with transaction.atomic():
             certificate = (
                 Certificate.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("agent__publisher", "scheme")
-                .filter(pk=pk, state=CertState.VALID, valid_until__lte=moment)
+                .filter(pk=pk, state__in=live, valid_until__lte=moment)
                 .first()
             )
             if certificate is None:

@@ -7,7 +7,7 @@ database; this module feeds it.
 """
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -72,17 +72,22 @@ def jwks_url() -> str:
 
 def jwks() -> dict[str, list[dict[str, str]]]:
     """The site's public keys and every certification body's, current and
-    retired: everything needed to check any signature the site ever made."""
-    published = [keys.public_jwk()]
-    for kid, x in IssuerKey.objects.order_by("pk").values_list("kid", "public_key"):
+    retired: everything needed to check any signature the site ever made. Each
+    key names the issuer it signs for in an ``iss`` member (RFC 7517 allows
+    members of one's own), so that a verifier does not take one body's key for
+    another's: the site's key the site (which issues the status lists), a body's
+    key the body's issuer profile."""
+    published = [{**keys.public_jwk(), "iss": site_issuer_id()}]
+    for key in IssuerKey.objects.select_related("organization").order_by("pk"):
         published.append(
             {
                 "crv": "Ed25519",
                 "kty": "OKP",
-                "x": x,
-                "kid": kid,
+                "x": key.public_key,
+                "kid": key.kid,
                 "use": "sig",
                 "alg": "EdDSA",
+                "iss": issuer_profile_url(key.organization),
             }
         )
     return {"keys": published}
@@ -100,6 +105,11 @@ def site_issuer_id() -> str:
     return absolute_url("/")
 
 
+# How long a signed status list stands: a verifier refuses an older list, so that
+# an old list cannot be replayed to hide a revocation. The list is signed again
+# well within that.
+STATUS_LIST_VALIDITY = timedelta(days=7)
+
 STATUS_VALUES: dict[str, int] = {
     Certificate.State.SUSPENDED: credentials.STATUS_SUSPENDED,
     Certificate.State.REVOKED: credentials.STATUS_REVOKED,
@@ -113,12 +123,14 @@ def _status_list_build() -> dict[str, object]:
             state__in=list(STATUS_VALUES)
         ).values_list("status_index", "state")
     }
+    valid_from = timezone.now()
     return credentials.status_list_credential(
         list_url=status_list_url(),
         issuer_id=site_issuer_id(),
         purpose=Purpose.MESSAGE,
         values=values,
-        valid_from=timezone.now(),
+        valid_from=valid_from,
+        valid_until=valid_from + STATUS_LIST_VALIDITY,
         key=keys.private_key(),
         verification_method=f"{jwks_url()}#{keys.public_jwk()['kid']}",
     )

@@ -4,9 +4,10 @@ shields.io's endpoint badge reads; and the page that gives the snippets to embed
 them.
 
 Badges are embedded in other sites, so an address that names no agent or scheme
-still answers with a picture (state "none", status 404), never with an HTML error
-page that would show as a broken image. Their words are English unless ``?lang=``
-names another language of the site, whatever the reader's own language.
+(or an agent never published) still answers with a picture (state "none", status
+404), never with an HTML error page that would show as a broken image. Their words
+are English unless ``?lang=`` names another language of the site, whatever the
+reader's own language.
 """
 
 import json
@@ -17,7 +18,6 @@ from typing import cast
 from urllib.parse import quote
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.middleware.http import ConditionalGetMiddleware
 from django.shortcuts import render
@@ -38,7 +38,7 @@ from marketplace.badges import (
     shields_endpoint,
 )
 from marketplace.models import Agent, Badge
-from marketplace.selectors.agents import agent_get, agent_get_visible, agent_visible
+from marketplace.selectors.agents import agent_get, agent_get_visible
 from marketplace.selectors.certification import agent_badge, agent_badges
 
 CACHE_SECONDS = 300
@@ -152,9 +152,12 @@ def _json(*, label: str, message: str, color: str, status: int = 200) -> HttpRes
 
 
 def _public_agent(publisher: str, agent: str) -> Agent | None:
-    """The agent as anyone may see it: badges are the same for every reader."""
+    """The agent if it was ever published: badges are the same for every reader,
+    and one embedded elsewhere keeps telling the truth when the listing is
+    quarantined or its versions yanked (a revoked certificate shows as revoked,
+    not as no certificate). An agent never published has no badge."""
     found = agent_get(publisher=publisher, agent=agent)
-    if found is None or not agent_visible(user=AnonymousUser(), agent=found):
+    if found is None or found.published_at is None:
         return None
     return found
 

@@ -125,13 +125,16 @@ def _verify_yourself() -> dict[str, str]:
     return {
         "jwks_url": absolute_url(reverse("jwks")),
         "status_list_url": absolute_url(reverse("certificate-status-list")),
-        "api_url": absolute_url("/api/v1/certificates/verify"),
+        "api_url": absolute_url(reverse("api-certificate-verify")),
     }
 
 
 def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
     """A certificate's public record: what was certified, by whom, its state and
-    history, its badge, and how to check it without trusting this page."""
+    history, its badge, and how to check it without trusting this page. It stays
+    reachable whatever became of the agent, so that a holder of the credential can
+    check it; the agent's page is linked only while the store lists it, and of an
+    agent never published only its name is shown."""
     certificate = certificate_get(serial=serial)
     if certificate is None:
         raise Http404
@@ -150,6 +153,7 @@ def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
             "certificate": certificate,
             "agent": agent,
             "agent_listed": agent.is_listed,
+            "agent_published": agent.published_at is not None,
             "scheme": certificate.scheme,
             "level_name": certificate.scheme.level_name(certificate.level),
             "shown": shown,

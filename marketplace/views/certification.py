@@ -75,6 +75,7 @@ from marketplace.selectors.certification import (
     trusted_issuer_get,
     trusted_issuers,
     version_certifiable_by,
+    version_list_extendable,
 )
 from marketplace.selectors.organizations import membership_role
 from marketplace.services import certification as certification_services
@@ -341,7 +342,10 @@ def body_certificates(request: HttpRequest, body: str) -> HttpResponse:
         "marketplace/certification/body_certificates.html",
         {
             "body": organization,
-            "page": _page(request, certificate_list(body=organization, state=state)),
+            "page": _page(
+                request,
+                certificate_list(body=organization, state=state, public=False),
+            ),
             "query": _query(request, "page"),
             "state_form": state_form,
             "can_issue": role in ISSUER_ROLES,
@@ -394,7 +398,7 @@ def certificate_issue(request: HttpRequest, body: str) -> HttpResponse:
         roles=ISSUER_ROLES,
         message=_issue_denied(),
     )
-    schemes = list(scheme_list(body=organization, active_only=True))
+    schemes = list(scheme_list(body=organization, active_only=True, public=False))
     form = CertificateIssueForm(
         request.POST or None, request.FILES or None, schemes=schemes
     )
@@ -585,10 +589,8 @@ def certificate_manage(request: HttpRequest, serial: str) -> HttpResponse:
         ),
     )
     versions = list(
-        agent_version_list(
-            agent=certificate.agent,
-            states=CERTIFIABLE_VERSION_STATES,
-            exclude=certificate.version,
+        version_list_extendable(
+            user=user, certificate=certificate, states=CERTIFIABLE_VERSION_STATES
         )
     )
     post = request.POST if request.method == "POST" else None

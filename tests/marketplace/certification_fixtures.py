@@ -15,6 +15,8 @@ from marketplace.models import (
 from marketplace.services.certification import (
     accreditation_grant,
     certificate_issue,
+    certification_request_create,
+    certification_request_respond,
     scheme_create,
 )
 from tests.marketplace.factories import (
@@ -118,4 +120,29 @@ def make_certificate(
         level=level,
         assessor="Li Wei",
         **fields,
+    )
+
+
+def certify_on_request(
+    body: Body,
+    scheme: Scheme,
+    version: AgentVersion,
+    *,
+    level: str = "basic",
+    **fields: Any,
+) -> Certificate:
+    """Certify an unpublished version the way it happens: its publisher asks, the
+    body accepts, then issues."""
+    publisher_member = UserFactory.create()
+    MembershipFactory.create(
+        user=publisher_member,
+        organization=version.agent.publisher,
+        role=Membership.Role.MEMBER,
+    )
+    request = certification_request_create(
+        actor=publisher_member, version=version, scheme=scheme, level=level
+    )
+    certification_request_respond(actor=body.assessor, request=request, accept=True)
+    return make_certificate(
+        body, scheme, version, level=level, request=request, **fields
     )

@@ -17,10 +17,13 @@ from marketplace.services.certification import (
     certificate_expire_due,
     certificate_revoke,
     certificate_suspend,
+    domain_set_requirements,
 )
 from tests.marketplace.certification_fixtures import (
+    certify_on_request,
     make_body,
     make_certificate,
+    make_operator,
     make_scheme,
     make_version,
 )
@@ -305,10 +308,10 @@ def test_the_summary_runs_a_constant_number_of_queries(
     # given
     few = _agent_with(["valid"])
     many = _agent_with(["valid", "revoked", "suspended", "valid"])
-    # when / then: the agent, whether it is public, its badges
+    # when / then: the agent, its badges
     for agent in (few, many):
         url = _url("agent-badge-svg", agent)
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(2):
             client.get(url)
 
 
@@ -343,3 +346,51 @@ def test_the_embed_page_of_an_agent_without_badges(client: Client) -> None:
 
 def test_the_embed_page_of_an_unknown_agent_is_404(client: Client) -> None:
     assert client.get("/agents/nobody/nothing/badges/").status_code == 404
+
+
+# --- Quarantined agents and agents never published -----------------------------------
+
+
+def test_a_quarantined_agent_shows_its_revoked_badge(client: Client) -> None:
+    # given: the certificate its domain requires is revoked, so the listing is
+    # quarantined
+    body = make_body()
+    scheme = make_scheme(body, code="lab-sec")
+    certificate = make_certificate(body, scheme, level="enhanced")
+    agent = certificate.agent
+    domain_set_requirements(
+        actor=make_operator(), domain=agent.domain, schemes=[scheme], dimensions=[]
+    )
+    certificate_revoke(actor=body.assessor, certificate=certificate, reason="Hole")
+    agent.refresh_from_db()
+    assert agent.status == Agent.Status.QUARANTINED
+    # when
+    svg = client.get(_url("scheme-badge-svg", agent, scheme="lab-sec"))
+    data = json.loads(
+        client.get(_url("scheme-badge-json", agent, scheme="lab-sec")).content
+    )
+    summary = client.get(_url("agent-badge-svg", agent))
+    # then: an embedded badge tells the truth, not "none"
+    assert svg.status_code == 200
+    assert _svg_text(svg.content) == ("lab-sec: revoked", COLORS[BadgeState.REVOKED])
+    assert data["message"] == "revoked"
+    assert summary.status_code == 200
+    assert _svg_text(summary.content)[0] == "certified: revoked"
+
+
+def test_an_agent_never_published_has_no_badge_even_with_a_certificate(
+    client: Client,
+) -> None:
+    # given: certified on request while still a draft
+    body = make_body()
+    scheme = make_scheme(body, code="lab-sec")
+    certificate = certify_on_request(body, scheme, make_version(state="draft"))
+    agent = certificate.agent
+    # when / then
+    for url in (
+        _url("scheme-badge-svg", agent, scheme="lab-sec"),
+        _url("agent-badge-svg", agent),
+    ):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert _svg_text(response.content)[0].endswith(": none")

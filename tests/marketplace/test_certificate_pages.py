@@ -26,6 +26,7 @@ from marketplace.services.certification import (
 from marketplace.services.recognition import credential_import, trusted_issuer_add
 from tests.marketplace.certification_fixtures import (
     Body,
+    certify_on_request,
     make_body,
     make_certificate,
     make_operator,
@@ -581,3 +582,72 @@ def test_the_agent_page_runs_a_constant_number_of_queries(client: Client) -> Non
     # then
     assert response.content.decode().count('class="agent-certificate"') == 3
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+# --- Agents never published ---------------------------------------------------------
+
+
+def _never_published(body: Body) -> Certificate:
+    """A certificate on a draft, issued on its publisher's request."""
+    scheme = make_scheme(body, code=f"{body.organization.slug}-draft")
+    return certify_on_request(body, scheme, make_version(state="draft"))
+
+
+def test_public_lists_and_counts_leave_out_agents_never_published(
+    client: Client,
+) -> None:
+    # given
+    body = make_body()
+    hidden = _never_published(body)
+    shown = make_certificate(body, hidden.scheme)
+    # when
+    scheme_page = client.get(
+        reverse("scheme-detail", kwargs={"code": hidden.scheme.code})
+    ).content.decode()
+    body_page = client.get(
+        reverse("certification-body-detail", kwargs={"slug": body.organization.slug})
+    ).content.decode()
+    # then
+    assert shown.serial in scheme_page
+    assert hidden.serial not in scheme_page
+    assert '<dd class="col-sm-9 scheme-valid-count">1</dd>' in scheme_page
+    assert shown.serial in body_page
+    assert hidden.serial not in body_page
+    assert "1 certificate issued" in body_page
+    assert "1 valid certificate" in body_page
+
+
+def test_the_certificate_of_an_agent_never_published_shows_its_name_only(
+    client: Client,
+) -> None:
+    # given
+    certificate = _never_published(make_body())
+    agent = certificate.agent
+    # when: the holder of the credential checks it by its serial
+    response = client.get(_page(certificate.serial))
+    # then
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert agent.name in html
+    assert certificate.digest in html
+    assert _agent_page(agent) not in html
+    assert agent.identifier not in html
+    assert agent.publisher.name not in html
+    assert f"/badges/{agent.publisher.slug}/{agent.slug}/" not in html
+
+
+def test_the_certificate_of_a_quarantined_agent_does_not_link_its_page(
+    client: Client,
+) -> None:
+    # given: the agent's required certificate was revoked
+    certificate = _certificate_in("valid")
+    agent = certificate.agent
+    Agent.objects.filter(pk=agent.pk).update(status=Agent.Status.QUARANTINED)
+    # when
+    response = client.get(_page(certificate.serial))
+    # then: its name, publisher and identifier, but no link to a page that is gone
+    assert client.get(_agent_page(agent)).status_code == 404
+    html = response.content.decode()
+    assert _agent_page(agent) not in html
+    assert agent.identifier in html
+    assert agent.publisher.name in html

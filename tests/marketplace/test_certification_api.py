@@ -29,14 +29,20 @@ from marketplace.models import (
     TrustedIssuer,
     User,
 )
+from marketplace.selectors.certification import version_certifiable_by
 from marketplace.services import credentials as credential_services
 from marketplace.services.certification import (
     certificate_revoke,
     certificate_suspend,
     certification_request_create,
+    certification_request_refuse,
+    certification_request_respond,
+    certification_request_withdraw,
+    domain_set_requirements,
 )
 from tests.marketplace.certification_fixtures import (
     LEVELS,
+    certify_on_request,
     make_body,
     make_certificate,
     make_operator,
@@ -1005,7 +1011,8 @@ def test_the_verifier_uses_the_documents_it_is_given(api: APIClient) -> None:
     assert old.json()["status"] == "valid"
     assert unknown_key.json()["status"] == "invalid"
     assert no_lists.json()["status"] == "unknown"
-    assert later.json()["status"] == "expired"
+    # A list signed 800 days before says nothing about that day's status.
+    assert later.json()["status"] == "unknown"
 
 
 def test_the_verifier_needs_no_sign_in_and_no_csrf_token(api: APIClient) -> None:
@@ -1436,3 +1443,205 @@ def test_our_own_certificate_is_not_a_foreign_credential(
     )
     assert response.status_code == 400
     assert "credential" in _error(response)["details"]
+
+
+# --- What the public sees of agents never published -------------------------------
+
+
+def _quarantined(body: Any, scheme: Scheme) -> Certificate:
+    """A certificate its agent's domain requires, revoked: the listing is
+    quarantined."""
+    certificate = make_certificate(body, scheme)
+    domain_set_requirements(
+        actor=make_operator(),
+        domain=certificate.agent.domain,
+        schemes=[scheme],
+        dimensions=[],
+    )
+    certificate_revoke(actor=body.assessor, certificate=certificate, reason="Hole")
+    certificate.refresh_from_db()
+    assert Agent.objects.get(pk=certificate.agent_id).status == "quarantined"
+    return certificate
+
+
+def test_certificates_of_agents_never_published_are_not_listed(
+    api: APIClient,
+) -> None:
+    # given: a published agent, a quarantined one and one only ever a draft
+    body = make_body()
+    scheme = make_scheme(body, code="visible-sec")
+    published = make_certificate(body, scheme)
+    quarantined = _quarantined(body, scheme)
+    hidden = certify_on_request(body, scheme, make_version(state="draft"))
+    hidden_agent = f"{hidden.agent.publisher.slug}/{hidden.agent.slug}"
+    # when
+    listed = api.get(f"{API}/certificates/").json()
+    of_body = api.get(f"{API}/certificates/", {"body": body.organization.slug}).json()
+    of_scheme = api.get(f"{API}/certificates/", {"scheme": scheme.code}).json()
+    of_publisher = api.get(
+        f"{API}/certificates/", {"publisher": hidden.agent.publisher.slug}
+    ).json()
+    of_hidden = api.get(f"{API}/certificates/", {"agent": hidden_agent})
+    # then: the quarantined agent's revocation stays visible
+    expected = [quarantined.serial, published.serial]
+    assert [c["serial"] for c in listed["results"]] == expected
+    assert listed["count"] == 2
+    assert [c["serial"] for c in of_body["results"]] == expected
+    assert [c["serial"] for c in of_scheme["results"]] == expected
+    assert of_publisher["results"] == []
+    assert of_hidden.status_code == 400
+    assert _error(of_hidden)["details"] == {"agent": ["Unknown agent."]}
+
+
+def test_public_scheme_counts_leave_out_agents_never_published(
+    api: APIClient,
+) -> None:
+    # given
+    body = make_body()
+    scheme = make_scheme(body, code="counted-sec")
+    make_certificate(body, scheme)
+    certify_on_request(body, scheme, make_version(state="draft"))
+    # when
+    detail = api.get(f"{API}/certification/schemes/counted-sec/").json()
+    listed = api.get(f"{API}/certification/schemes/").json()["results"]
+    # then
+    assert detail["valid_certificates"] == 1
+    assert [s["valid_certificates"] for s in listed] == [1]
+
+
+def test_the_certificate_of_an_agent_never_published_names_the_agent_only(
+    api: APIClient,
+) -> None:
+    # given
+    body = make_body()
+    scheme = make_scheme(body)
+    certificate = certify_on_request(body, scheme, make_version(state="draft"))
+    # when: anyone holding the serial reads it
+    public = api.get(f"{API}/certificates/{certificate.serial}/")
+    # then
+    assert public.status_code == 200
+    data = public.json()
+    assert data["agent_name"] == certificate.agent.name
+    assert (data["publisher"], data["agent"], data["agent_identifier"]) == (
+        None,
+        None,
+        None,
+    )
+    assert data["digest"] == certificate.digest
+    # the issuing body's staff, acting on it, get it in full
+    api.force_authenticate(body.assessor)
+    suspended = api.post(
+        f"{API}/certificates/{certificate.serial}/suspend/",
+        {"reason": "Retest"},
+        format="json",
+    ).json()
+    assert suspended["agent"] == certificate.agent.slug
+    assert suspended["agent_identifier"] == certificate.agent.identifier
+
+
+def test_a_published_agents_certificate_names_its_address(api: APIClient) -> None:
+    body = make_body()
+    certificate = make_certificate(body, make_scheme(body))
+    data = api.get(f"{API}/certificates/{certificate.serial}/").json()
+    assert data["publisher"] == certificate.agent.publisher.slug
+    assert data["agent"] == certificate.agent.slug
+    assert data["agent_identifier"] == certificate.agent.identifier
+
+
+# --- A draft is the body's to see only while a request for it is open -------------
+
+
+def _asked(body: Any, scheme: Scheme, outcome: str) -> AgentVersion:
+    """A draft whose publisher asked ``body`` for ``scheme``, the request then
+    left ``outcome``."""
+    draft = make_version(state="draft")
+    member = _publisher_member(draft)
+    request = certification_request_create(
+        actor=member, version=draft, scheme=scheme, level="basic"
+    )
+    if outcome in ("accepted", "refused"):
+        certification_request_respond(actor=body.assessor, request=request, accept=True)
+    if outcome == "declined":
+        certification_request_respond(
+            actor=body.assessor, request=request, accept=False, reason="Too busy"
+        )
+    elif outcome == "refused":
+        certification_request_refuse(
+            actor=body.assessor, request=request, reason="Fails the suite"
+        )
+    elif outcome == "withdrawn":
+        certification_request_withdraw(actor=member, request=request, reason="Later")
+    request.refresh_from_db()
+    assert request.state == outcome
+    return draft
+
+
+@pytest.mark.parametrize(
+    ("outcome", "known"),
+    [
+        ("requested", True),
+        ("accepted", True),
+        ("declined", False),
+        ("withdrawn", False),
+        ("refused", False),
+    ],
+)
+def test_only_an_open_request_shows_the_draft_to_the_body(
+    outcome: str, known: bool
+) -> None:
+    # given
+    body = make_body()
+    scheme = make_scheme(body)
+    draft = _asked(body, scheme, outcome)
+    agent = draft.agent
+    # when
+    found = version_certifiable_by(
+        user=body.assessor,
+        publisher=agent.publisher.slug,
+        agent=agent.slug,
+        version=draft.version,
+    )
+    # then
+    assert (found == draft) is known
+    assert (found is None) is not known
+
+
+@pytest.mark.parametrize("outcome", ["declined", "withdrawn"])
+def test_a_closed_request_does_not_let_the_body_issue_for_the_draft(
+    api: APIClient, outcome: str
+) -> None:
+    # given
+    body = make_body()
+    scheme = make_scheme(body)
+    draft = _asked(body, scheme, outcome)
+    api.force_authenticate(body.assessor)
+    # when
+    response = api.post(
+        f"{API}/certificates/", _issue_input(draft, scheme), format="json"
+    )
+    # then: the draft is as unknown as any other
+    assert response.status_code == 400
+    assert _error(response)["details"] == {
+        "version": ["Unknown version of this agent."]
+    }
+    assert not Certificate.objects.exists()
+
+
+# --- Hostile JSON -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/certificates/verify/", "/auth/token/"])
+def test_deeply_nested_json_is_a_400_not_a_500(api: APIClient, path: str) -> None:
+    # given: under the verifier's 64 KiB, nested far deeper than Python recurses
+    body = "[" * 30_000 + "]" * 30_000
+    # when
+    response = api.post(f"{API}{path}", body, content_type="application/json")
+    # then
+    assert response.status_code == 400
+    assert _error(response)["code"] == "parse_error"
+    nested = api.post(
+        f"{API}{path}",
+        '{"a":' * 10_000 + "1" + "}" * 10_000,
+        content_type="application/json",
+    )
+    assert nested.status_code == 400

@@ -7,10 +7,11 @@ from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import jsonschema
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
@@ -52,6 +53,7 @@ from marketplace.services.certification import (
 from marketplace.services.publishing import version_review, version_run_checks
 from tests.marketplace.certification_fixtures import (
     LEVELS,
+    certify_on_request,
     make_body,
     make_certificate,
     make_operator,
@@ -79,6 +81,11 @@ def _published_documents() -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _verify(token: str, *, at: Any = None) -> credentials.Verification:
+    if at is not None:
+        # The verifier fetches the list on the day it checks: the daily job has
+        # signed it again by then.
+        with mock.patch("django.utils.timezone.now", return_value=at):
+            credential_services.status_list_publish()
     jwks, lists = _published_documents()
     return credentials.verify_credential(
         token=token, jwks=jwks, status_lists=lists, now=at or timezone.now()
@@ -436,7 +443,7 @@ def test_a_high_tier_version_with_the_certificate_passes_and_without_filing_fail
         agent__domain=domain,
         agent__filing_number="MED-2026-001",
     )
-    make_certificate(body, scheme, version)
+    certify_on_request(body, scheme, version)
     AgentVersion.objects.filter(pk=version.pk).update(
         state=AgentVersion.State.SUBMITTED
     )
@@ -445,7 +452,7 @@ def test_a_high_tier_version_with_the_certificate_passes_and_without_filing_fail
     unfiled = AgentVersionFactory.create(
         state=AgentVersion.State.DRAFT, agent__domain=domain, agent__filing_number=""
     )
-    make_certificate(body, scheme, unfiled)
+    certify_on_request(body, scheme, unfiled)
     AgentVersion.objects.filter(pk=unfiled.pk).update(
         state=AgentVersion.State.SUBMITTED
     )
@@ -462,7 +469,7 @@ def test_a_certificate_of_another_declaration_does_not_count() -> None:
         agent__domain=domain,
         agent__filing_number="MED-2026-001",
     )
-    make_certificate(body, scheme, version)
+    certify_on_request(body, scheme, version)
     # The draft changed after it was certified.
     AgentVersion.objects.filter(pk=version.pk).update(
         declaration_digest="0" * 64, state=AgentVersion.State.SUBMITTED
@@ -479,7 +486,7 @@ def test_approval_is_refused_when_the_certificate_was_revoked_meanwhile() -> Non
         agent__domain=domain,
         agent__filing_number="MED-2026-001",
     )
-    certificate = make_certificate(body, scheme, version)
+    certificate = certify_on_request(body, scheme, version)
     AgentVersion.objects.filter(pk=version.pk).update(
         state=AgentVersion.State.IN_REVIEW
     )
@@ -649,3 +656,148 @@ def test_two_revocations_at_once_both_reach_the_status_list() -> None:
     assert not errors
     assert _verify(first.credential).status == "revoked"
     assert _verify(second.credential).status == "revoked"
+
+
+# --- What the review of the first version found ------------------------------------
+
+
+def test_reinstating_needs_independence_and_an_active_accreditation() -> None:
+    operator = make_operator()
+    body = make_body(operator=operator)
+    certificate = make_certificate(body, make_scheme(body))
+    certificate_suspend(actor=body.assessor, certificate=certificate, reason="Audit")
+    MembershipFactory.create(
+        user=body.assessor,
+        organization=certificate.agent.publisher,
+        role=Membership.Role.OWNER,
+    )
+    with pytest.raises(PermissionDenied) as denied:
+        certificate_reinstate(actor=body.assessor, certificate=certificate)
+    assert denied.value.code == "conflict_of_interest"
+    accreditation_set_state(
+        actor=operator,
+        accreditation=body.organization.accreditations.get(),
+        state="suspended",
+        reason="Audit",
+    )
+    with pytest.raises(PermissionDenied) as denied:
+        certificate_reinstate(actor=body.owner, certificate=certificate)
+    assert denied.value.code == "not_accredited"
+    certificate.refresh_from_db()
+    assert certificate.state == Certificate.State.SUSPENDED
+
+
+def test_an_unpublished_version_is_certified_only_on_request() -> None:
+    body = make_body()
+    scheme = make_scheme(body)
+    draft = make_version(state=AgentVersion.State.DRAFT)
+    with pytest.raises(ApplicationError) as refused:
+        make_certificate(body, scheme, draft)
+    assert refused.value.code == "version_not_published"
+    assert certify_on_request(body, scheme, draft).state == Certificate.State.VALID
+
+
+def test_a_certificate_extends_only_to_a_later_version() -> None:
+    body = make_body()
+    scheme = make_scheme(body)
+    older = make_version()
+    newer = AgentVersionFactory.create(
+        agent=older.agent, state=AgentVersion.State.PUBLISHED
+    )
+    certificate = make_certificate(body, scheme, newer)
+    with pytest.raises(ApplicationError) as refused:
+        certificate_extend(actor=body.assessor, certificate=certificate, version=older)
+    assert refused.value.code == "extend_mismatch"
+
+
+def test_revoking_a_certificate_revokes_what_was_extended_from_it() -> None:
+    body = make_body()
+    scheme = make_scheme(body)
+    first = make_version()
+    second = AgentVersionFactory.create(
+        agent=first.agent, state=AgentVersion.State.PUBLISHED
+    )
+    original = make_certificate(body, scheme, first)
+    extension = certificate_extend(
+        actor=body.assessor, certificate=original, version=second
+    )
+    certificate_revoke(actor=body.owner, certificate=original, reason="Forged report")
+    extension.refresh_from_db()
+    assert extension.state == Certificate.State.REVOKED
+    assert original.serial in extension.state_reason
+    assert _verify(extension.credential).status == "revoked"
+
+
+def test_a_suspended_certificate_expires_and_frees_its_version() -> None:
+    body = make_body()
+    scheme = make_scheme(body)
+    certificate = make_certificate(body, scheme)
+    certificate_suspend(actor=body.assessor, certificate=certificate, reason="Audit")
+    later = certificate.valid_until + timedelta(seconds=1)
+    assert certificate_expire_due(now=later) == 1
+    certificate.refresh_from_db()
+    assert certificate.state == Certificate.State.EXPIRED
+    # Its entry in the status list cleared: the verifier says expired.
+    assert _verify(certificate.credential, at=later).status == "expired"
+    again = make_certificate(body, scheme, certificate.version)
+    assert again.state == Certificate.State.VALID
+
+
+def test_a_refused_issue_leaves_no_report_file(tmp_path: Path, settings: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    body = make_body()
+    scheme = make_scheme(body)
+    certificate = make_certificate(body, scheme)
+    report = SimpleUploadedFile(
+        "report.pdf", b"%PDF-1.7 test report", "application/pdf"
+    )
+    with pytest.raises(Conflict):
+        make_certificate(
+            body, scheme, certificate.version, report_url="", report_file=report
+        )
+    stored = (
+        list((tmp_path / "certificates").rglob("*"))
+        if (tmp_path / "certificates").exists()
+        else []
+    )
+    assert [p for p in stored if p.is_file()] == []
+
+
+def test_the_daily_job_signs_the_status_list_again_before_it_lapses() -> None:
+    from marketplace.tasks import certificate_status_list_refresh
+
+    body = make_body()
+    certificate = make_certificate(body, make_scheme(body))
+    first = credential_services.status_list_document()
+    tomorrow = timezone.now() + timedelta(days=1)
+    with mock.patch("django.utils.timezone.now", return_value=tomorrow):
+        certificate_status_list_refresh()
+    second = credential_services.status_list_document()
+    assert str(second["validUntil"]) > str(first["validUntil"])
+    # Eight days on, only the re-signed list still speaks for the certificate.
+    at = timezone.now() + timedelta(days=7, hours=12)
+    jwks = credential_services.jwks()
+    stale = credentials.verify_credential(
+        token=certificate.credential, jwks=jwks, status_lists=[first], now=at
+    )
+    fresh = credentials.verify_credential(
+        token=certificate.credential, jwks=jwks, status_lists=[second], now=at
+    )
+    assert stale.status == "unknown"
+    assert fresh.status == "valid"
+
+
+def test_the_rotation_command_retires_the_key_and_keeps_it_published() -> None:
+    body = make_body()
+    first = make_certificate(body, make_scheme(body))
+    out = StringIO()
+    call_command("rotate_issuer_key", body.organization.slug, stdout=out)
+    second = make_certificate(body, make_scheme(body, code="other"))
+    assert second.kid in out.getvalue()
+    assert first.kid != second.kid
+    assert body.organization.issuer_keys.get(kid=first.kid).retired_at is not None
+    assert _verify(first.credential).status == "valid"
+    with pytest.raises(CommandError):
+        call_command("rotate_issuer_key", "no-such-body")

@@ -34,6 +34,7 @@ from marketplace.services.certification import (
 from marketplace.services.recognition import trusted_issuer_add
 from tests.marketplace.certification_fixtures import (
     Body,
+    certify_on_request,
     make_body,
     make_certificate,
     make_operator,
@@ -873,6 +874,13 @@ def test_an_assessor_extends_a_certificate_to_a_later_version(client: Client) ->
     later = AgentVersionFactory.create(
         agent=setting.version.agent, version="3.0.0", state=AgentVersion.State.SUBMITTED
     )
+    # the publisher asks the body for the new version, which it may then see
+    certification_request_create(
+        actor=setting.publisher_member,
+        version=later,
+        scheme=setting.scheme,
+        level="basic",
+    )
     client.force_login(setting.body.owner)
     url = _manage_url(certificate)
     assert "3.0.0" in _html(client.get(url))
@@ -1356,3 +1364,72 @@ def test_the_operator_page_runs_as_many_queries_whatever_its_size(
     )
     # then
     assert _query_count(client, url) == small
+
+
+def test_the_extend_form_offers_the_versions_the_api_takes(client: Client) -> None:
+    # given: a certificate on 2.0.0; 1.x came before it
+    setting = _setting()
+    agent = setting.version.agent
+    current = make_version(agent=agent, version="2.0.0")
+    certificate = make_certificate(setting.body, setting.scheme, current)
+    states = AgentVersion.State
+    published = make_version(agent=agent, version="3.0.0")
+    asked = AgentVersionFactory.create(
+        agent=agent, version="3.1.0", state=states.SUBMITTED
+    )
+    certification_request_create(
+        actor=setting.publisher_member,
+        version=asked,
+        scheme=setting.scheme,
+        level="basic",
+    )
+    unasked = [
+        AgentVersionFactory.create(agent=agent, version=f"3.2.{index}", state=state)
+        for index, state in enumerate(
+            (states.DRAFT, states.SUBMITTED, states.IN_REVIEW)
+        )
+    ]
+    closed = [
+        AgentVersionFactory.create(agent=agent, version=f"3.3.{index}", state=state)
+        for index, state in enumerate((states.REJECTED, states.YANKED, states.RECALLED))
+    ]
+    client.force_login(setting.body.assessor)
+    url = _manage_url(certificate)
+    # when
+    response = client.get(url)
+    # then: later, still certifiable, and public or asked for, newest first
+    field = response.context["forms"]["extend"].fields["version"]
+    assert [value for value, _label in field.choices] == [
+        asked.version,
+        published.version,
+    ]
+    html = _html(response)
+    for version in [setting.version, *unasked, *closed]:
+        assert f'value="{version.version}"' not in html
+    # and one not offered is refused
+    for version in (setting.version, unasked[0], closed[0]):
+        response = client.post(
+            url, {"action": "extend", "extend-version": version.version}
+        )
+        assert response.status_code == 400
+    assert Certificate.objects.filter(extends=certificate).count() == 0
+
+
+def test_the_body_console_lists_certificates_of_agents_never_published(
+    client: Client,
+) -> None:
+    # given: a certificate on a draft, issued on the publisher's request
+    setting = _setting()
+    draft = make_version(state=AgentVersion.State.DRAFT)
+    certificate = certify_on_request(setting.body, setting.scheme, draft)
+    client.force_login(setting.body.member)
+    # when
+    html = _html(client.get(_body_url("certification-body-certificates", setting.body)))
+    # then: the body sees what it issued, which the public lists leave out
+    assert certificate.serial in html
+    public = client.get(
+        reverse(
+            "certification-body-detail", kwargs={"slug": setting.body.organization.slug}
+        )
+    )
+    assert certificate.serial not in _html(public)

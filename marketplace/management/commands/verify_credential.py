@@ -13,6 +13,7 @@ from django.core.management.base import (
     CommandError,
     CommandParser,
     DjangoHelpFormatter,
+    no_translations,
 )
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -105,6 +106,9 @@ not a date-time with a time zone."""
             help="Print the result as JSON: status, reasons, kid and credential.",
         )
 
+    # Reports in English, whatever the site's language: the command is for outside
+    # verifiers and scripts.
+    @no_translations
     def handle(self, *args: Any, **options: Any) -> None:
         token = _read_text(Path(options["credential_file"]), MAX_CREDENTIAL_LENGTH)
         jwks = _read_json(Path(options["jwks"]))
