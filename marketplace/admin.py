@@ -9,16 +9,24 @@ from django.utils.translation import gettext_lazy as _
 from config.exceptions import ApplicationError
 from marketplace.auth import signed_in_user
 from marketplace.models import (
+    Accreditation,
     Agent,
     AgentEvent,
     AgentVersion,
+    Badge,
+    BadgeEvent,
+    Certificate,
+    CertificationEvent,
+    CertificationRequest,
     CheckResult,
     ConsentReceipt,
     Domain,
     Grant,
+    ImportedCredential,
     Install,
     InstallEvent,
     Invitation,
+    IssuerKey,
     Membership,
     Notification,
     Organization,
@@ -32,6 +40,9 @@ from marketplace.models import (
     ReviewReply,
     ReviewRevision,
     ReviewSignal,
+    Scheme,
+    StatusList,
+    TrustedIssuer,
     User,
 )
 from marketplace.services.organizations import invitation_revoke, organization_update
@@ -212,6 +223,10 @@ class DomainAdmin(admin.ModelAdmin[Domain]):
     list_display = ["code", "name_en", "name_zh", "risk_tier", "needs_filing"]
     list_filter = ["risk_tier", "needs_filing"]
     search_fields = ["code", "name_en", "name_zh"]
+    # What a domain requires of certification is set on the operator's
+    # certification page, through its service.
+    readonly_fields = ["required_dimensions"]
+    exclude = ["required_schemes"]
 
 
 @admin.register(ProhibitedClaim)
@@ -422,3 +437,98 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Notification]):
     search_fields = ["user__username", "message", "link"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
+
+
+# --- Certification: read-only here; the pages and the API change it through the
+# services in services/certification.py.
+
+
+@admin.register(Accreditation)
+class AccreditationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Accreditation]):
+    list_display = ["body", "dimension", "state", "granted_at", "granted_by"]
+    list_filter = ["dimension", "state"]
+    search_fields = ["body__name", "body__slug"]
+    list_select_related = ["body", "granted_by"]
+
+
+@admin.register(Scheme)
+class SchemeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Scheme]):
+    list_display = ["code", "name_en", "name_zh", "body", "dimension", "active"]
+    list_filter = ["dimension", "active"]
+    search_fields = ["code", "name_en", "name_zh", "body__slug"]
+    list_select_related = ["body"]
+
+
+@admin.register(CertificationRequest)
+class CertificationRequestAdmin(
+    ReadOnlyAdminMixin, admin.ModelAdmin[CertificationRequest]
+):
+    list_display = ["created_at", "version", "scheme", "level", "state"]
+    list_filter = ["state"]
+    search_fields = ["version__agent__slug", "scheme__code"]
+    list_select_related = ["version__agent__publisher", "scheme"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Certificate]):
+    list_display = ["serial", "agent", "scheme", "level", "state", "valid_until"]
+    list_filter = ["state", "scheme__dimension"]
+    search_fields = ["serial", "agent__slug", "agent__publisher__slug", "scheme__code"]
+    list_select_related = ["agent__publisher", "scheme"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(CertificationEvent)
+class CertificationEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CertificationEvent]):
+    list_display = ["created_at", "action", "from_state", "to_state", "actor"]
+    list_filter = ["action"]
+    search_fields = ["certificate__serial", "scheme__code", "reason"]
+    list_select_related = ["actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(IssuerKey)
+class IssuerKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[IssuerKey]):
+    """Public halves only: the sealed private key never leaves the database."""
+
+    list_display = ["organization", "kid", "created_at", "retired_at"]
+    fields = ["organization", "kid", "public_key", "created_at", "retired_at"]
+    search_fields = ["kid", "organization__slug"]
+    list_select_related = ["organization"]
+
+
+@admin.register(Badge)
+class BadgeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Badge]):
+    list_display = ["agent", "scheme", "state", "level", "gained_at", "lost_at"]
+    list_filter = ["state"]
+    search_fields = ["agent__slug", "scheme__code"]
+    list_select_related = ["agent__publisher", "scheme"]
+
+
+@admin.register(BadgeEvent)
+class BadgeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[BadgeEvent]):
+    list_display = ["created_at", "badge", "from_state", "to_state"]
+    list_filter = ["to_state"]
+    list_select_related = ["badge__agent__publisher", "badge__scheme"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(TrustedIssuer)
+class TrustedIssuerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[TrustedIssuer]):
+    list_display = ["name", "issuer_id", "kid", "created_at", "revoked_at"]
+    search_fields = ["name", "issuer_id", "kid"]
+
+
+@admin.register(ImportedCredential)
+class ImportedCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ImportedCredential]):
+    list_display = ["credential_id", "agent", "issuer", "valid_until", "created_at"]
+    search_fields = ["credential_id", "agent__slug"]
+    list_select_related = ["agent__publisher", "issuer"]
+
+
+@admin.register(StatusList)
+class StatusListAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[StatusList]):
+    """The signed list served at /certificates/status-list.json."""
+
+    list_display = ["purpose", "updated_at"]

@@ -46,6 +46,33 @@ def did_document(agent: Agent) -> dict[str, Any]:
     }
 
 
+def _certificates(agent: Agent) -> list[dict[str, Any]]:
+    """The certificates of the latest published version, with where to verify
+    them (the state here is the registry's; the credential's status list says the
+    same to an offline verifier)."""
+    from marketplace.selectors.certification import agent_certificates
+
+    return [
+        {
+            "serial": certificate.serial,
+            "scheme": certificate.scheme.code,
+            "dimension": certificate.scheme.dimension,
+            "level": certificate.level,
+            "body": certificate.body.name,
+            "state": certificate.state,
+            "valid_from": certificate.valid_from.isoformat(),
+            "valid_until": certificate.valid_until.isoformat(),
+            "url": absolute_url(
+                reverse("certificate-detail", args=[certificate.serial])
+            ),
+            "credential": absolute_url(
+                reverse("certificate-credential", args=[certificate.serial])
+            ),
+        }
+        for certificate in agent_certificates(agent=agent)
+    ]
+
+
 def lookup_record(agent: Agent) -> dict[str, Any]:
     """Who built the agent, how it is deployed, which protocols it speaks and what
     stands against it: the public answer to "what is this identifier?"."""
@@ -73,7 +100,7 @@ def lookup_record(agent: Agent) -> dict[str, Any]:
         "protocols": declaration.get("protocols", []),
         "endpoint": declaration.get("endpoint"),
         "declaration_digest": version.declaration_digest if version else None,
-        "certificates": [],
+        "certificates": _certificates(agent),
         "recalls": [],
         "sanctions": [],
     }

@@ -62,3 +62,41 @@ def test_non_staff_cannot_open_the_admin(client: Client) -> None:
     response = client.get(reverse("admin:marketplace_organization_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["certificate", "scheme", "accreditation", "issuerkey", "badge", "statuslist"],
+)
+def test_certification_is_listed_read_only(client: Client, model: str) -> None:
+    from tests.marketplace.certification_fixtures import (
+        make_body,
+        make_certificate,
+        make_scheme,
+    )
+
+    body = make_body()
+    make_certificate(body, make_scheme(body))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
+    url = reverse(f"admin:marketplace_{model}_changelist")
+    assert client.get(url).status_code == 200
+    assert client.get(url, {"q": "org"}).status_code == 200
+    assert client.get(reverse(f"admin:marketplace_{model}_add")).status_code == 403
+
+
+def test_the_admin_never_shows_a_sealed_private_key(client: Client) -> None:
+    from marketplace.models import IssuerKey
+    from tests.marketplace.certification_fixtures import (
+        make_body,
+        make_certificate,
+        make_scheme,
+    )
+
+    body = make_body()
+    make_certificate(body, make_scheme(body))
+    key = IssuerKey.objects.get()
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:marketplace_issuerkey_change", args=[key.pk]))
+    assert page.status_code == 200
+    assert key.public_key in page.content.decode()
+    assert key.private_key not in page.content.decode()

@@ -163,10 +163,22 @@ def test_the_api_needs_an_identifier() -> None:
 def test_the_api_runs_a_fixed_number_of_queries(
     django_assert_num_queries: Any,
 ) -> None:
+    from tests.marketplace.certification_fixtures import (
+        make_body,
+        make_certificate,
+        make_scheme,
+    )
+
     identifier = _published().identifier
-    # the agent with its publisher, domain and latest version
-    with django_assert_num_queries(1):
+    # the agent with its publisher, domain and latest version; its certificates
+    with django_assert_num_queries(2):
         assert APIClient().get(API, {"id": identifier}).status_code == 200
+    body = make_body()
+    certified = make_certificate(body, make_scheme(body)).agent
+    make_certificate(body, make_scheme(body, code="second"), certified.latest_version)
+    with django_assert_num_queries(2):
+        response = APIClient().get(API, {"id": certified.identifier})
+    assert len(response.json()["certificates"]) == 2
 
 
 # The page
@@ -276,3 +288,27 @@ def test_the_page_names_the_domain_the_publisher_proved_only(client: Client) -> 
     html = client.get(url, {"id": "1.2.156.3088.1.9"}).content.decode()
     # then
     assert "Controls the domain trips.example.com" in html
+
+
+def test_the_lookup_record_lists_the_latest_versions_certificates(
+    client: Client,
+) -> None:
+    from tests.marketplace.certification_fixtures import (
+        make_body,
+        make_certificate,
+        make_scheme,
+    )
+
+    body = make_body()
+    certificate = make_certificate(body, make_scheme(body), level="enhanced")
+    agent = certificate.agent
+    record = client.get(
+        f"/agents/{agent.publisher.slug}/{agent.slug}/profile.json"
+    ).json()
+    [listed] = record["certificates"]
+    assert listed["serial"] == certificate.serial
+    assert listed["level"] == "enhanced"
+    assert listed["state"] == "valid"
+    assert listed["credential"].endswith(
+        f"/certificates/{certificate.serial}/credential.jwt"
+    )
