@@ -646,13 +646,15 @@ def _serial() -> str:
 def _check_report(report_file: UploadedFile | None, report_url: str) -> str:
     """The SHA-256 of the report file, after checking it is a PDF or UTF-8 text
     within the size limit; "" without a file."""
+    # The URL goes into the signed credential as its evidence: https only, with
+    # or without a file beside it.
+    if report_url and (not report_url.startswith("https://") or len(report_url) > 500):
+        message = _("The report URL must start with https://.")
+        raise ApplicationError(message, details={"report_url": [message]})
     if report_file is None:
         if not report_url:
             message = _("Attach the test report or give its URL.")
             raise ApplicationError(message, details={"report": [message]})
-        if not report_url.startswith("https://"):
-            message = _("The report URL must start with https://.")
-            raise ApplicationError(message, details={"report_url": [message]})
         return ""
     if report_file.size is None or report_file.size > REPORT_MAX_BYTES:
         message = _("The report is larger than %(size)s MB.") % {
@@ -738,7 +740,14 @@ def certificate_issue(
         )
     assessor = _required(assessor, "assessor", _("Name the assessor."))[:200]
     report_url = (report_url or "").strip()
-    report_sha256 = _check_report(report_file, report_url)
+    kept_file = ""
+    if extends is not None and report_file is None and not report_url:
+        # An extension rests on the original's assessment and its report.
+        report_url = extends.report_url
+        kept_file = extends.report_file.name if extends.report_file else ""
+        report_sha256 = extends.report_sha256
+    else:
+        report_sha256 = _check_report(report_file, report_url)
     if (
         request is None
         and extends is None
@@ -785,6 +794,7 @@ def certificate_issue(
             extends=extends,
             assessor=assessor,
             report_url=report_url,
+            report_file=kept_file,
             report_sha256=report_sha256,
             valid_from=start,
             valid_until=until,
@@ -807,8 +817,9 @@ def certificate_issue(
                 certificate.save(force_insert=True)
             break
         except IntegrityError as error:
-            if certificate.report_file:
-                # Stored before the row; the row was not: leave no orphan behind.
+            if report_file is not None and certificate.report_file:
+                # Stored before the row; the row was not: leave no orphan behind
+                # (an extension's file is the original's, and stays).
                 certificate.report_file.delete(save=False)
             if "status_index" in str(error) or "serial" in str(error):
                 continue  # a race for the same random index or serial: draw again
@@ -890,18 +901,7 @@ def certificate_extend(
         scheme=original.scheme,
         level=original.level,
         assessor=original.assessor,
-        report_url=original.report_url or _absolute_report_url(original),
         extends=original,
-    )
-
-
-def _absolute_report_url(certificate: Certificate) -> str:
-    from django.urls import reverse
-
-    from config.site import absolute_url
-
-    return absolute_url(
-        reverse("certificate-report", kwargs={"serial": certificate.serial})
     )
 
 

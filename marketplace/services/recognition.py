@@ -66,6 +66,13 @@ def trusted_issuer_add(
         raise _field_error(
             "public_key", _("Give the Ed25519 public key: 32 bytes in base64url.")
         )
+    platform_url = platform_url.strip()
+    if platform_url and (
+        not platform_url.startswith("https://") or len(platform_url) > 200
+    ):
+        raise _field_error(
+            "platform_url", _("The platform's address must be an https:// URL.")
+        )
     kid = kid.strip() or keys.okp_thumbprint(public_key)
     if len(kid) > 200:
         raise _field_error("kid", _("The key id is too long."))
@@ -74,7 +81,7 @@ def trusted_issuer_add(
         issuer_id=issuer_id,
         kid=kid,
         public_key=keys.b64url(raw),
-        platform_url=platform_url.strip()[:200],
+        platform_url=platform_url,
         added_by=actor,
     )
     try:

@@ -2,7 +2,7 @@
 that verifies a certificate or a credential, a scheme, a certification body; and
 the certification section of the agent page (``agent_certification``)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -276,6 +276,14 @@ def certificate_verify(request: HttpRequest) -> HttpResponse:
     if certificate is None and summary is not None:
         serial = _serial_of(summary.credential_id)
         certificate = certificate_get(serial=serial) if serial else None
+    elif (
+        summary is not None
+        and certificate is not None
+        and certificate.agent.published_at is None
+    ):
+        # Looked up by serial: an agent never published is named, not identified
+        # (whoever holds the credential itself has these anyway).
+        summary = replace(summary, subject_id="", digest="")
     label, tone, meaning = STATUS_DISPLAY[VerificationStatus(verification.status)]
     context.update(
         verification=verification,

@@ -177,6 +177,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "is_operator": is_operator(user),
         "issuer_roles": ISSUER_ROLES,
         "scheme_roles": SCHEME_ROLES,
+        # The bodies whose certificates the user may manage (not plain members).
+        "issuer_body_ids": {
+            m.organization_id for m in memberships if m.role in ISSUER_ROLES
+        },
     }
     if memberships:
         schemes = list(scheme_list_for_user(user=user))

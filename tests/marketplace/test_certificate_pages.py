@@ -33,7 +33,11 @@ from tests.marketplace.certification_fixtures import (
     make_scheme,
     make_version,
 )
-from tests.marketplace.factories import MembershipFactory, UserFactory
+from tests.marketplace.factories import (
+    AgentVersionFactory,
+    MembershipFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -651,3 +655,18 @@ def test_the_certificate_of_a_quarantined_agent_does_not_link_its_page(
     assert _agent_page(agent) not in html
     assert agent.identifier in html
     assert agent.publisher.name in html
+
+
+def test_verifying_by_serial_does_not_identify_an_agent_never_published(
+    client: Any,
+) -> None:
+    from tests.marketplace.certification_fixtures import certify_on_request
+
+    body = make_body()
+    draft = AgentVersionFactory.create(state=AgentVersion.State.DRAFT)
+    certificate = certify_on_request(body, make_scheme(body), draft)
+    page = client.get("/certificates/verify/", {"serial": certificate.serial})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert draft.agent.identifier not in html
+    assert draft.declaration_digest not in html

@@ -801,3 +801,57 @@ def test_the_rotation_command_retires_the_key_and_keeps_it_published() -> None:
     assert _verify(first.credential).status == "valid"
     with pytest.raises(CommandError):
         call_command("rotate_issuer_key", "no-such-body")
+
+
+def test_a_report_url_beside_a_file_must_be_https_too() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = make_body()
+    report = SimpleUploadedFile("report.pdf", b"%PDF-1.7 report", "application/pdf")
+    with pytest.raises(ApplicationError) as refused:
+        make_certificate(
+            body,
+            make_scheme(body),
+            report_url="javascript:alert(1)",
+            report_file=report,
+        )
+    assert "report_url" in refused.value.details
+    assert not Certificate.objects.exists()
+
+
+def test_an_extension_keeps_the_originals_report_file(
+    tmp_path: Path, settings: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.SITE_SCHEME = "http"  # the site's own report address is not https here
+    body = make_body()
+    scheme = make_scheme(body)
+    first = make_version()
+    second = AgentVersionFactory.create(
+        agent=first.agent, state=AgentVersion.State.PUBLISHED
+    )
+    report = SimpleUploadedFile("report.pdf", b"%PDF-1.7 report", "application/pdf")
+    original = make_certificate(body, scheme, first, report_url="", report_file=report)
+    extension = certificate_extend(
+        actor=body.assessor, certificate=original, version=second
+    )
+    assert extension.report_file.name == original.report_file.name
+    assert extension.report_sha256 == original.report_sha256
+    assert extension.report_file.read() == b"%PDF-1.7 report"
+
+
+@pytest.mark.parametrize("url", ["http://plain.example/", "ftp://files.example/"])
+def test_a_trusted_issuers_platform_address_is_https(url: str) -> None:
+    from marketplace.services.recognition import trusted_issuer_add
+
+    with pytest.raises(ApplicationError) as refused:
+        trusted_issuer_add(
+            actor=make_operator(),
+            name="Other registry",
+            issuer_id="https://registry.example/issuer",
+            public_key=keys.b64url(bytes(32)),
+            platform_url=url,
+        )
+    assert "platform_url" in refused.value.details

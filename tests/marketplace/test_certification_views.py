@@ -1433,3 +1433,19 @@ def test_the_body_console_lists_certificates_of_agents_never_published(
         )
     )
     assert certificate.serial not in _html(public)
+
+
+def test_plain_members_of_a_body_get_no_manage_links(client: Any) -> None:
+    from tests.marketplace.certification_fixtures import (
+        make_body,
+        make_certificate,
+        make_scheme,
+    )
+
+    body = make_body()
+    certificate = make_certificate(body, make_scheme(body))
+    manage = f"/certification/certificates/{certificate.serial}/manage/"
+    client.force_login(body.member)
+    assert manage not in client.get("/certification/").content.decode()
+    client.force_login(body.assessor)
+    assert manage in client.get("/certification/").content.decode()
