@@ -4,7 +4,20 @@ and tells the reporter): the admin shows them, their evidence and their history.
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdminMixin
-from ratings.models import MisconductReport, ReportEvent, ReportEvidence
+from ratings.models import (
+    CreditEvent,
+    CycleChunk,
+    Enrolment,
+    GradeBand,
+    Indicator,
+    Methodology,
+    MisconductReport,
+    OverrideRule,
+    Rating,
+    RatingCycle,
+    ReportEvent,
+    ReportEvidence,
+)
 
 
 class ReportEvidenceInline(
@@ -66,3 +79,106 @@ class ReportEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ReportEvent]):
     search_fields = ["report__public_id", "actor__username", "note"]
     list_select_related = ["report", "actor"]
     date_hierarchy = "created_at"
+
+
+# Methodologies and enrolments change only through ratings.services.methodologies.
+
+
+class IndicatorInline(ReadOnlyAdminMixin, admin.TabularInline[Indicator, Methodology]):
+    model = Indicator
+    extra = 0
+    fields = ["code", "category", "weight", "source", "normalisation", "direction"]
+    readonly_fields = [
+        "code",
+        "category",
+        "weight",
+        "source",
+        "normalisation",
+        "direction",
+    ]
+
+
+class GradeBandInline(ReadOnlyAdminMixin, admin.TabularInline[GradeBand, Methodology]):
+    model = GradeBand
+    extra = 0
+    fields = ["grade", "min_score", "definition_en"]
+    readonly_fields = ["grade", "min_score", "definition_en"]
+
+
+class OverrideRuleInline(
+    ReadOnlyAdminMixin, admin.TabularInline[OverrideRule, Methodology]
+):
+    model = OverrideRule
+    extra = 0
+    fields = ["kind", "condition", "grade"]
+    readonly_fields = ["kind", "condition", "grade"]
+
+
+@admin.register(Methodology)
+class MethodologyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Methodology]):
+    list_display = ["code", "version", "body", "state", "published_at"]
+    list_filter = ["state"]
+    search_fields = ["code", "name_en", "name_zh", "body__slug"]
+    list_select_related = ["body"]
+    inlines = [IndicatorInline, GradeBandInline, OverrideRuleInline]
+
+
+@admin.register(Indicator)
+class IndicatorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Indicator]):
+    list_display = ["code", "methodology", "category", "weight"]
+    search_fields = ["code", "methodology__code"]
+    list_select_related = ["methodology"]
+
+
+@admin.register(GradeBand)
+class GradeBandAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[GradeBand]):
+    list_display = ["grade", "min_score", "methodology"]
+    search_fields = ["methodology__code"]
+    list_select_related = ["methodology"]
+
+
+@admin.register(OverrideRule)
+class OverrideRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[OverrideRule]):
+    list_display = ["kind", "condition", "grade", "methodology"]
+    search_fields = ["methodology__code"]
+    list_select_related = ["methodology"]
+
+
+@admin.register(Enrolment)
+class EnrolmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Enrolment]):
+    list_display = ["entity", "body", "signed_at", "withdrawn_at"]
+    search_fields = ["entity__slug", "body__slug"]
+    list_select_related = ["entity", "body"]
+
+
+@admin.register(CreditEvent)
+class CreditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CreditEvent]):
+    list_display = ["created_at", "action", "actor"]
+    list_filter = ["action"]
+    list_select_related = ["actor"]
+    date_hierarchy = "created_at"
+
+
+# Cycles and ratings change only through the rating services and their tasks.
+
+
+@admin.register(RatingCycle)
+class RatingCycleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[RatingCycle]):
+    list_display = ["public_id", "methodology", "state", "total", "done", "created_at"]
+    list_filter = ["state", "trigger"]
+    search_fields = ["methodology__code", "body__slug"]
+    list_select_related = ["methodology", "body"]
+
+
+@admin.register(CycleChunk)
+class CycleChunkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CycleChunk]):
+    list_display = ["cycle", "index", "attempts", "done_at"]
+    list_select_related = ["cycle"]
+
+
+@admin.register(Rating)
+class RatingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Rating]):
+    list_display = ["entity", "grade", "score", "state", "cycle", "created_at"]
+    list_filter = ["state", "grade", "provisional"]
+    search_fields = ["entity__slug", "evidence_hash"]
+    list_select_related = ["entity", "cycle"]

@@ -1,0 +1,13 @@
+from .cycles import CycleChunk as CycleChunk
+from .cycles import Rating as Rating
+from .cycles import RatingCycle as RatingCycle
+from .methodologies import CreditEvent as CreditEvent
+from .methodologies import Enrolment as Enrolment
+from .methodologies import GradeBand as GradeBand
+from .methodologies import Indicator as Indicator
+from .methodologies import Methodology as Methodology
+from .methodologies import OverrideRule as OverrideRule
+from .reports import MisconductReport as MisconductReport
+from .reports import ReportEvent as ReportEvent
+from .reports import ReportEvidence as ReportEvidence
+from .reports import evidence_path as evidence_path
