@@ -475,6 +475,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "marketplace.certificate_notify_expiring",
         "schedule": 6 * 60 * 60,
     },
+    "sweep-stuck-rating-cycles": {
+        "task": "ratings.cycle_sweep_stuck",
+        "schedule": 10 * 60,
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------
