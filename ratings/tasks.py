@@ -6,25 +6,34 @@ worker dies is delivered again. A lost connection to the database is retried
 with backoff.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import OperationalError
 
-# A lost database connection (a restart, a failover) is worth trying again.
-_TRANSIENT = (OperationalError,)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-@shared_task(
-    name="ratings.cycle_start",
-    soft_time_limit=120,
-    time_limit=180,
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+def _rating_task(
+    name: str, *, soft_time_limit: int, time_limit: int
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """Acknowledged late, and retried with backoff when the database connection
+    is lost (a restart, a failover)."""
+    return shared_task(
+        name=name,
+        soft_time_limit=soft_time_limit,
+        time_limit=time_limit,
+        acks_late=True,
+        autoretry_for=(OperationalError,),
+        retry_backoff=True,
+        retry_jitter=True,
+        max_retries=5,
+    )
+
+
+@_rating_task("ratings.cycle_start", soft_time_limit=120, time_limit=180)
 def cycle_start(*, cycle_id: int, **kwargs: Any) -> int | None:
     from ratings.services.cycles import cycle_start
 
@@ -32,32 +41,14 @@ def cycle_start(*, cycle_id: int, **kwargs: Any) -> int | None:
     return None if cycle is None else cycle.total
 
 
-@shared_task(
-    name="ratings.chunk_run",
-    soft_time_limit=240,
-    time_limit=300,
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@_rating_task("ratings.chunk_run", soft_time_limit=240, time_limit=300)
 def chunk_run(*, cycle_id: int, index: int, **kwargs: Any) -> int:
     from ratings.services.cycles import chunk_run
 
     return chunk_run(cycle_id=cycle_id, index=index)
 
 
-@shared_task(
-    name="ratings.cycle_finalise",
-    soft_time_limit=60,
-    time_limit=120,
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@_rating_task("ratings.cycle_finalise", soft_time_limit=60, time_limit=120)
 def cycle_finalise(*, cycle_id: int, **kwargs: Any) -> str | None:
     from ratings.services.cycles import cycle_finalise
 
@@ -65,16 +56,7 @@ def cycle_finalise(*, cycle_id: int, **kwargs: Any) -> str | None:
     return None if cycle is None else cycle.state
 
 
-@shared_task(
-    name="ratings.cycle_sweep_stuck",
-    soft_time_limit=60,
-    time_limit=120,
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@_rating_task("ratings.cycle_sweep_stuck", soft_time_limit=60, time_limit=120)
 def cycle_sweep_stuck(**kwargs: Any) -> int:
     from ratings.services.cycles import cycle_sweep_stuck
 
