@@ -5,6 +5,8 @@ from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdminMixin
 from ratings.models import (
+    CommitteeVote,
+    ConflictOfInterest,
     CreditEvent,
     CycleChunk,
     Enrolment,
@@ -12,6 +14,7 @@ from ratings.models import (
     Indicator,
     Methodology,
     MisconductReport,
+    Objection,
     OverrideRule,
     Rating,
     RatingCycle,
@@ -182,3 +185,23 @@ class RatingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Rating]):
     list_filter = ["state", "grade", "provisional"]
     search_fields = ["entity__slug", "evidence_hash"]
     list_select_related = ["entity", "cycle"]
+
+
+@admin.register(CommitteeVote)
+class CommitteeVoteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CommitteeVote]):
+    list_display = ["rating", "round", "member", "vote", "created_at"]
+    list_filter = ["vote"]
+    list_select_related = ["rating", "member"]
+
+
+@admin.register(ConflictOfInterest)
+class ConflictOfInterestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ConflictOfInterest]):
+    list_display = ["user", "entity", "declared_at"]
+    list_select_related = ["user", "entity"]
+
+
+@admin.register(Objection)
+class ObjectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Objection]):
+    list_display = ["rating", "grounds", "state", "filed_at", "answered_at"]
+    list_filter = ["state", "grounds"]
+    list_select_related = ["rating"]

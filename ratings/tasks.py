@@ -61,3 +61,10 @@ def cycle_sweep_stuck(**kwargs: Any) -> int:
     from ratings.services.cycles import cycle_sweep_stuck
 
     return cycle_sweep_stuck()
+
+
+@_rating_task("ratings.ratings_publish_due", soft_time_limit=120, time_limit=180)
+def ratings_publish_due(**kwargs: Any) -> int:
+    from ratings.services.decisions import ratings_publish_due
+
+    return ratings_publish_due()

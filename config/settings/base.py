@@ -479,6 +479,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "ratings.cycle_sweep_stuck",
         "schedule": 10 * 60,
     },
+    "publish-ratings-out-of-objection": {
+        "task": "ratings.ratings_publish_due",
+        "schedule": 15 * 60,
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ class Notification(models.Model):
         CERTIFICATE_STATUS = "certificate_status", _("A certificate changed status")
         CERTIFICATE_EXPIRING = "certificate_expiring", _("A certificate expires soon")
         LISTING_SUSPENDED = "listing_suspended", _("A listing was suspended")
+        CREDIT_RATING = "credit_rating", _("A credit rating concerns you")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

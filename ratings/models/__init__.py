@@ -1,4 +1,7 @@
+from .cycles import CommitteeVote as CommitteeVote
+from .cycles import ConflictOfInterest as ConflictOfInterest
 from .cycles import CycleChunk as CycleChunk
+from .cycles import Objection as Objection
 from .cycles import Rating as Rating
 from .cycles import RatingCycle as RatingCycle
 from .methodologies import CreditEvent as CreditEvent

@@ -167,6 +167,38 @@ class Rating(models.Model):
     state = models.CharField(
         _("state"), max_length=20, choices=State.choices, default=State.COMPUTED
     )
+    # The analyst's review: at most one notch up or down, with a written reason.
+    analyst = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("analyst"),
+    )
+    adjustment = models.SmallIntegerField(_("notches adjusted"), default=0)
+    adjustment_reason = models.TextField(_("reason for the adjustment"), blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    # The committee's chair in the current round (never the analyst).
+    chair = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("committee chair"),
+    )
+    committee_round = models.PositiveSmallIntegerField(_("committee round"), default=1)
+    # The statement of reasons the entity is sent, and its windows.
+    statement = models.JSONField(_("statement of reasons"), default=dict, blank=True)
+    notice_at = models.DateTimeField(_("notified"), null=True, blank=True)
+    objection_deadline = models.DateTimeField(
+        _("objections until"), null=True, blank=True
+    )
+    evidence_deadline = models.DateTimeField(
+        _("new evidence until"), null=True, blank=True
+    )
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
     created_at = models.DateTimeField(_("computed"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -184,3 +216,123 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.grade} ({self.cycle_id})"
+
+
+class CommitteeVote(models.Model):
+    """One committee member's vote on a rating in one round (the first review, or
+    the review after an objection)."""
+
+    class Vote(models.TextChoices):
+        APPROVE = "approve", _("Approve")
+        REJECT = "reject", _("Send back")
+
+    rating = models.ForeignKey(
+        Rating, on_delete=models.CASCADE, related_name="votes", verbose_name=_("rating")
+    )
+    round = models.PositiveSmallIntegerField(_("round"))
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("member"),
+    )
+    vote = models.CharField(_("vote"), max_length=8, choices=Vote.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("committee vote")
+        verbose_name_plural = _("committee votes")
+        ordering = ["rating", "round", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rating", "round", "member"], name="vote_once_per_round"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rating_id} r{self.round}: {self.vote}"
+
+
+class ConflictOfInterest(models.Model):
+    """A member's declared conflict with an entity: they take no part in its
+    ratings."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="credit_conflicts",
+        verbose_name=_("member"),
+    )
+    entity = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("entity"),
+    )
+    reason = models.TextField(_("reason"))
+    declared_at = models.DateTimeField(_("declared"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("declared conflict of interest")
+        verbose_name_plural = _("declared conflicts of interest")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "entity"], name="conflict_once_per_entity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} / {self.entity}"
+
+
+class Objection(models.Model):
+    """The entity's objection to a rating under notice, on grounds of new facts
+    or misread evidence; answered with reasons after a second committee round."""
+
+    class Grounds(models.TextChoices):
+        NEW_FACTS = "new_facts", _("New facts")
+        MISREAD_EVIDENCE = "misread_evidence", _("Evidence misread")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        UPHELD = "upheld", _("Upheld")
+        REJECTED = "rejected", _("Rejected")
+
+    rating = models.OneToOneField(
+        Rating,
+        on_delete=models.CASCADE,
+        related_name="objection",
+        verbose_name=_("rating"),
+    )
+    grounds = models.CharField(_("grounds"), max_length=20, choices=Grounds.choices)
+    text = models.TextField(_("objection"))
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("filed by"),
+    )
+    filed_at = models.DateTimeField(_("filed"), auto_now_add=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.OPEN
+    )
+    answer = models.TextField(_("answer"), blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("objection")
+        verbose_name_plural = _("objections")
+        ordering = ["-filed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rating_id}: {self.state}"

@@ -316,6 +316,15 @@ class CreditEvent(models.Model):
         blank=True,
         related_name="events",
     )
+    rating = models.ForeignKey(
+        "Rating",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    from_state = models.CharField(_("from"), max_length=20, blank=True)
+    to_state = models.CharField(_("to"), max_length=20, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
