@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from config.keys import b64url, b64url_decode, okp_thumbprint
 from config.site import absolute_url
+from marketplace.credit import GRADES, grade_rank
 from marketplace.exceptions import (
     ApplicationError,
     Conflict,
@@ -611,3 +612,14 @@ def organization_verify(*, actor: User, organization: Organization) -> Organizat
     )
     organization.refresh_from_db()
     return organization
+
+
+@transaction.atomic
+def organization_set_credit_grade(*, organization_id: int, grade: str) -> None:
+    """Record the grade of the organisation's latest published credit rating, as
+    the ratings app decides it: the store shows it and search filters by its rank
+    (a provisional grade, not on the store's scale, has no rank)."""
+    rank = grade_rank(grade) if grade in GRADES else None
+    Organization.objects.filter(pk=organization_id).update(
+        credit_grade=grade[:8], credit_grade_rank=rank
+    )

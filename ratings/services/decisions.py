@@ -50,6 +50,7 @@ from config.exceptions import ApplicationError, Conflict, PermissionDenied
 from marketplace.models import Membership, Notification, Organization, User
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.notifications import notification_create
+from marketplace.services.organizations import organization_set_credit_grade
 from ratings import scoring
 from ratings.models import (
     CommitteeVote,
@@ -655,6 +656,8 @@ def _publish(rating: Rating, *, actor: User | None, now: datetime) -> None:
             actor=actor,
             payload={"by": rating.pk},
         )
+    # The store shows the grade and search filters by it: marketplace keeps it.
+    organization_set_credit_grade(organization_id=rating.entity_id, grade=rating.grade)
 
 
 @transaction.atomic

@@ -9,7 +9,14 @@ import pytest
 from django.utils import timezone
 
 from config.exceptions import ApplicationError, Conflict, PermissionDenied
-from marketplace.models import Membership, Notification, Organization, User
+from marketplace.models import (
+    AgentVersion,
+    Membership,
+    Notification,
+    Organization,
+    User,
+)
+from marketplace.selectors.search import agent_search
 from ratings.models import CommitteeVote, CreditEvent, Objection, Rating
 from ratings.services.cycles import cycle_create
 from ratings.services.decisions import (
@@ -24,7 +31,11 @@ from ratings.services.decisions import (
     ratings_publish_due,
 )
 from ratings.tasks import ratings_publish_due as ratings_publish_due_task
-from tests.marketplace.factories import MembershipFactory, UserFactory
+from tests.marketplace.factories import (
+    AgentVersionFactory,
+    MembershipFactory,
+    UserFactory,
+)
 from tests.ratings.test_cycles import _body, _enrol, _evidence, _methodology, _run
 
 pytestmark = pytest.mark.django_db
@@ -137,6 +148,14 @@ def test_happy_path_from_computed_to_published(world: World) -> None:
     rating = rating_publish(rating=rating)
     assert rating.state == State.PUBLISHED
     assert rating.published_at is not None
+    # the store shows the published grade and search filters by it
+    rating.entity.refresh_from_db()
+    assert (rating.entity.credit_grade, rating.entity.credit_grade_rank) == ("A", 8)
+    listed = AgentVersionFactory.create(
+        state=AgentVersion.State.PUBLISHED, agent__publisher=rating.entity
+    ).agent
+    assert listed in agent_search(min_grade="A")
+    assert listed not in agent_search(min_grade="AA")
     assert _moves(rating) == [
         (State.COMPUTED, State.ANALYST_REVIEWED),
         (State.ANALYST_REVIEWED, State.COMMITTEE_APPROVED),
