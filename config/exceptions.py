@@ -44,6 +44,11 @@ class ApplicationError(Exception):
         self.details = details or {}
         super().__init__(self.message)
 
+    @classmethod
+    def on_field(cls, field: str, message: str) -> "ApplicationError":
+        """The error of one field, the message named under it in ``details``."""
+        return cls(message, details={field: [message]})
+
 
 class PermissionDenied(ApplicationError, DjangoPermissionDenied):
     """Also Django's PermissionDenied, so that a page view that lets it through

@@ -61,6 +61,7 @@ from marketplace.selectors.certification import missing_requirements
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.agents import EDITOR_ROLES
 from marketplace.services.badges import badge_refresh
+from marketplace.services.common import insert_unique
 from marketplace.services.credentials import (
     certificate_credential_sign,
     issuer_key_current,
@@ -328,12 +329,7 @@ def scheme_create(
         validity_days=validity_days,
     )
     _full_clean(scheme)
-    try:
-        with transaction.atomic():
-            scheme.save(force_insert=True)
-    except IntegrityError:
-        message = _("A scheme with this code exists.")
-        raise Conflict(message, details={"code": [message]}) from None
+    insert_unique(scheme, field="code", message=_("A scheme with this code exists."))
     _event(scheme=scheme, actor=actor, action="scheme_created")
     return scheme
 
@@ -539,12 +535,11 @@ def certification_request_create(
         message=message.strip()[:5000],
         requested_by=actor,
     )
-    try:
-        with transaction.atomic():
-            request.save(force_insert=True)
-    except IntegrityError:
-        text = _("This version already has an open request for this scheme.")
-        raise Conflict(text, details={"scheme": [text]}) from None
+    insert_unique(
+        request,
+        field="scheme",
+        message=_("This version already has an open request for this scheme."),
+    )
     _event(
         request=request,
         actor=actor,
@@ -643,9 +638,10 @@ def _serial() -> str:
     return f"C{year}-{tail[:4]}-{tail[4:]}"
 
 
-def _check_report(report_file: UploadedFile | None, report_url: str) -> str:
-    """The SHA-256 of the report file, after checking it is a PDF or UTF-8 text
-    within the size limit; "" without a file."""
+def _check_report(report_file: UploadedFile | None, report_url: str) -> tuple[str, str]:
+    """The SHA-256 of the report file and its type as a file suffix ("pdf" or
+    "txt", told by its bytes), after checking it is a PDF or UTF-8 text within
+    the size limit; ("", "") without a file."""
     # The URL goes into the signed credential as its evidence: https only, with
     # or without a file beside it.
     if report_url and (not report_url.startswith("https://") or len(report_url) > 500):
@@ -655,7 +651,7 @@ def _check_report(report_file: UploadedFile | None, report_url: str) -> str:
         if not report_url:
             message = _("Attach the test report or give its URL.")
             raise ApplicationError(message, details={"report": [message]})
-        return ""
+        return "", ""
     if report_file.size is None or report_file.size > REPORT_MAX_BYTES:
         message = _("The report is larger than %(size)s MB.") % {
             "size": REPORT_MAX_BYTES // (1024 * 1024)
@@ -668,17 +664,18 @@ def _check_report(report_file: UploadedFile | None, report_url: str) -> str:
             head = chunk[:8]
         digest.update(chunk)
     report_file.seek(0)
-    if not head.startswith(b"%PDF-"):
-        data = report_file.read()
-        report_file.seek(0)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = "\x00"
-        if "\x00" in text:
-            message = _("The report must be a PDF or a UTF-8 text file.")
-            raise ApplicationError(message, details={"report_file": [message]})
-    return digest.hexdigest()
+    if head.startswith(b"%PDF-"):
+        return digest.hexdigest(), "pdf"
+    data = report_file.read()
+    report_file.seek(0)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\x00"
+    if "\x00" in text:
+        message = _("The report must be a PDF or a UTF-8 text file.")
+        raise ApplicationError(message, details={"report_file": [message]})
+    return digest.hexdigest(), "txt"
 
 
 def _locked_certificate(certificate: Certificate) -> Certificate:
@@ -740,14 +737,14 @@ def certificate_issue(
         )
     assessor = _required(assessor, "assessor", _("Name the assessor."))[:200]
     report_url = (report_url or "").strip()
-    kept_file = ""
+    kept_file = suffix = ""
     if extends is not None and report_file is None and not report_url:
         # An extension rests on the original's assessment and its report.
         report_url = extends.report_url
         kept_file = extends.report_file.name if extends.report_file else ""
         report_sha256 = extends.report_sha256
     else:
-        report_sha256 = _check_report(report_file, report_url)
+        report_sha256, suffix = _check_report(report_file, report_url)
     if (
         request is None
         and extends is None
@@ -803,9 +800,8 @@ def certificate_issue(
             issued_by=actor,
         )
         if report_file is not None:
-            extension = "pdf" if _is_pdf(report_file) else "txt"
             certificate.report_file.save(
-                f"{certificate.serial}.{extension}",
+                f"{certificate.serial}.{suffix}",
                 report_file,
                 save=False,
             )
@@ -866,13 +862,6 @@ def certificate_issue(
         link=f"/certificates/{certificate.serial}/",
     )
     return certificate
-
-
-def _is_pdf(report_file: UploadedFile) -> bool:
-    report_file.seek(0)
-    head = report_file.read(5)
-    report_file.seek(0)
-    return bool(head == b"%PDF-")
 
 
 @transaction.atomic

@@ -8,16 +8,17 @@ checked from here (its status list lives there), which the page says.
 import binascii
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config import keys
 from marketplace import credentials
-from marketplace.exceptions import ApplicationError, Conflict, PermissionDenied
+from marketplace.exceptions import ApplicationError, PermissionDenied
 from marketplace.models import Agent, ImportedCredential, TrustedIssuer, User
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.agents import EDITOR_ROLES
+from marketplace.services.common import insert_unique
 from marketplace.services.publishing import is_operator
 
 # A credential whose status could not be checked here (its list is the other
@@ -25,10 +26,6 @@ from marketplace.services.publishing import is_operator
 IMPORTABLE = frozenset(
     {credentials.VerificationStatus.VALID, credentials.VerificationStatus.UNKNOWN}
 )
-
-
-def _field_error(field: str, message: str) -> ApplicationError:
-    return ApplicationError(message, details={field: [message]})
 
 
 @transaction.atomic
@@ -52,9 +49,9 @@ def trusted_issuer_add(
     issuer_id = issuer_id.strip()
     public_key = public_key.strip()
     if not name:
-        raise _field_error("name", _("Name the issuer."))
+        raise ApplicationError.on_field("name", _("Name the issuer."))
     if not issuer_id.startswith(("https://", "did:")) or len(issuer_id) > 500:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "issuer_id",
             _("The issuer id is the https:// URL or DID the credentials name."),
         )
@@ -63,19 +60,19 @@ def trusted_issuer_add(
     except (ValueError, binascii.Error):
         raw = b""
     if len(raw) != 32:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "public_key", _("Give the Ed25519 public key: 32 bytes in base64url.")
         )
     platform_url = platform_url.strip()
     if platform_url and (
         not platform_url.startswith("https://") or len(platform_url) > 200
     ):
-        raise _field_error(
+        raise ApplicationError.on_field(
             "platform_url", _("The platform's address must be an https:// URL.")
         )
     kid = kid.strip() or keys.okp_thumbprint(public_key)
     if len(kid) > 200:
-        raise _field_error("kid", _("The key id is too long."))
+        raise ApplicationError.on_field("kid", _("The key id is too long."))
     issuer = TrustedIssuer(
         name=name[:200],
         issuer_id=issuer_id,
@@ -84,12 +81,9 @@ def trusted_issuer_add(
         platform_url=platform_url,
         added_by=actor,
     )
-    try:
-        with transaction.atomic():
-            issuer.save(force_insert=True)
-    except IntegrityError:
-        message = _("This issuer key is registered already.")
-        raise Conflict(message, details={"kid": [message]}) from None
+    insert_unique(
+        issuer, field="kid", message=_("This issuer key is registered already.")
+    )
     return issuer
 
 
@@ -162,7 +156,7 @@ def credential_import(
         )
     token = (token or "").strip()
     if not token:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "credential", _("Paste or upload the credential (a VC-JWT).")
         )
     jwks, issuers = _trusted_jwks()
@@ -175,7 +169,7 @@ def credential_import(
         or result.kid is None
     ):
         reasons = "; ".join(result.reasons) or str(result.status)
-        raise _field_error(
+        raise ApplicationError.on_field(
             "credential",
             _("The credential was not accepted (%(status)s): %(reasons)s")
             % {"status": result.status, "reasons": reasons},
@@ -185,7 +179,7 @@ def credential_import(
     iss = credential.get("issuer")
     iss_id = iss.get("id") if isinstance(iss, dict) else iss
     if iss_id != issuer.issuer_id:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "credential",
             _(
                 "The credential names the issuer %(found)s, but the key is trusted "
@@ -194,7 +188,7 @@ def credential_import(
             % {"found": iss_id, "trusted": issuer.issuer_id},
         )
     if _subject_id(credential) != agent.identifier:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "credential",
             _("The credential is about %(subject)s, not this agent (%(agent)s).")
             % {"subject": _subject_id(credential) or "-", "agent": agent.identifier},
@@ -211,10 +205,9 @@ def credential_import(
         valid_until=_time(credential.get("validUntil")),
         imported_by=actor,
     )
-    try:
-        with transaction.atomic():
-            imported.save(force_insert=True)
-    except IntegrityError:
-        message = _("This credential was imported already.")
-        raise Conflict(message, details={"credential": [message]}) from None
+    insert_unique(
+        imported,
+        field="credential",
+        message=_("This credential was imported already."),
+    )
     return imported

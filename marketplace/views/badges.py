@@ -23,7 +23,6 @@ from django.middleware.http import ConditionalGetMiddleware
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.cache import patch_cache_control
 from django.utils.decorators import decorator_from_middleware
 from django.utils.html import escape
 from django.utils.translation import npgettext, pgettext
@@ -40,6 +39,7 @@ from marketplace.badges import (
 from marketplace.models import Agent, Badge
 from marketplace.selectors.agents import agent_get, agent_get_visible
 from marketplace.selectors.certification import agent_badge, agent_badges
+from marketplace.views.registry import public
 
 CACHE_SECONDS = 300
 SVG_CONTENT_TYPE = "image/svg+xml; charset=utf-8"
@@ -122,12 +122,6 @@ def _language(request: HttpRequest) -> str:
         return "en"
 
 
-def _public(response: HttpResponse) -> HttpResponse:
-    response["Access-Control-Allow-Origin"] = "*"
-    patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
-    return response
-
-
 def _svg(*, label: str, message: str, color: str, status: int = 200) -> HttpResponse:
     response = HttpResponse(
         badge_svg(label=label, message=message, color=color).encode(),
@@ -136,7 +130,7 @@ def _svg(*, label: str, message: str, color: str, status: int = 200) -> HttpResp
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = SVG_CSP
-    return _public(response)
+    return public(response, max_age=CACHE_SECONDS)
 
 
 def _json(*, label: str, message: str, color: str, status: int = 200) -> HttpResponse:
@@ -148,7 +142,7 @@ def _json(*, label: str, message: str, color: str, status: int = 200) -> HttpRes
         content_type="application/json",
         status=status,
     )
-    return _public(response)
+    return public(response, max_age=CACHE_SECONDS)
 
 
 def _public_agent(publisher: str, agent: str) -> Agent | None:

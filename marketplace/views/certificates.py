@@ -15,7 +15,6 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
 from marketplace.models import Certificate, IssuerKey, Organization, Scheme
@@ -24,12 +23,7 @@ from marketplace.services.credentials import (
     jwks_url,
     status_list_document,
 )
-
-
-def _public(response: HttpResponse, *, max_age: int) -> HttpResponse:
-    response["Access-Control-Allow-Origin"] = "*"
-    patch_cache_control(response, public=True, max_age=max_age)
-    return response
+from marketplace.views.registry import public
 
 
 @require_GET
@@ -41,7 +35,7 @@ def certificate_credential(request: HttpRequest, serial: str) -> HttpResponse:
     response = HttpResponse(certificate.credential, content_type="application/vc+jwt")
     response["Content-Disposition"] = f'inline; filename="{serial}.jwt"'
     # The credential never changes; its status is in the status lists.
-    return _public(response, max_age=86400)
+    return public(response, max_age=86400)
 
 
 @require_GET
@@ -74,7 +68,7 @@ def status_list(request: HttpRequest) -> HttpResponse:
         content_type="application/json",
     )
     # Short: a revocation must reach verifiers soon.
-    return _public(response, max_age=60)
+    return public(response, max_age=60)
 
 
 @require_GET
@@ -114,7 +108,7 @@ def body_profile(request: HttpRequest, slug: str) -> HttpResponse:
         "keys": keys,
     }
     response = JsonResponse(profile, json_dumps_params={"ensure_ascii": False})
-    return _public(response, max_age=300)
+    return public(response, max_age=300)
 
 
 @require_GET

@@ -1,4 +1,7 @@
+from typing import TypeVar
+
 from django.http import Http404, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
@@ -6,6 +9,8 @@ from marketplace import declarations
 from marketplace.models import Agent, AgentVersion
 from marketplace.protocols import a2a, acps, anp, did, mcp
 from marketplace.selectors.agents import agent_get
+
+ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
 
 
 @require_GET
@@ -21,11 +26,18 @@ def declaration_schema(request: HttpRequest) -> JsonResponse:
     return response
 
 
-def _public_json(data: object) -> JsonResponse:
-    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False}, safe=False)
+def public(response: ResponseT, *, max_age: int = 300) -> ResponseT:
+    """A document any site may fetch (CORS) and caches may keep ``max_age``
+    seconds."""
     response["Access-Control-Allow-Origin"] = "*"
-    patch_cache_control(response, public=True, max_age=300)
+    patch_cache_control(response, public=True, max_age=max_age)
     return response
+
+
+def _public_json(data: object) -> JsonResponse:
+    return public(
+        JsonResponse(data, json_dumps_params={"ensure_ascii": False}, safe=False)
+    )
 
 
 def _listed_agent(publisher: str, agent: str) -> Agent:

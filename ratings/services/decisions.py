@@ -99,10 +99,6 @@ def add_working_days(start: datetime, days: int) -> datetime:
     return moment
 
 
-def _field_error(field: str, message: str) -> ApplicationError:
-    return ApplicationError(message, details={field: [message]})
-
-
 def _locked(rating: Rating) -> Rating:
     return (
         Rating.objects.select_for_update(of=("self",))
@@ -229,7 +225,9 @@ def conflict_declare(
     no part in its ratings. Declaring again returns the declaration made."""
     reason = reason.strip()
     if not reason:
-        raise _field_error("reason", _("Say what the conflict of interest is."))
+        raise ApplicationError.on_field(
+            "reason", _("Say what the conflict of interest is.")
+        )
     conflict, created = ConflictOfInterest.objects.get_or_create(
         user=actor, entity=entity, defaults={"reason": reason}
     )
@@ -265,12 +263,12 @@ def rating_analyst_review(
     _ensure_impartial(actor=actor, rating=rating)
     _ensure_state(rating, State.COMPUTED)
     if isinstance(adjustment, bool) or adjustment not in (-1, 0, 1):
-        raise _field_error(
+        raise ApplicationError.on_field(
             "adjustment", _("An analyst may move a grade by one notch at most.")
         )
     reason = reason.strip()
     if adjustment and not reason:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "reason", _("Give a written reason for adjusting the grade.")
         )
     grade = rating.computed_grade
@@ -299,7 +297,7 @@ def rating_analyst_review(
         try:
             grade = scoring.notch(grade=grade, by=adjustment, bands=bands)  # type: ignore[arg-type]  # checked above
         except scoring.ScoringError as error:
-            raise _field_error("adjustment", str(error)) from None
+            raise ApplicationError.on_field("adjustment", str(error)) from None
     _move(
         rating,
         to=State.ANALYST_REVIEWED,
@@ -405,7 +403,7 @@ def rating_vote(
     _ensure_impartial(actor=actor, rating=rating)
     _ensure_state(rating, State.ANALYST_REVIEWED, State.OBJECTED)
     if vote not in Vote.values:
-        raise _field_error("vote", _("Vote to approve or to send back."))
+        raise ApplicationError.on_field("vote", _("Vote to approve or to send back."))
     if rating.votes.filter(round=rating.committee_round, member=actor).exists():
         raise Conflict(_("You already voted in this round."), code="already_voted")
     if chair and rating.chair_id is not None:
@@ -546,12 +544,12 @@ def objection_file(
             _("The time to object has passed."), code="objection_window_closed"
         )
     if grounds not in Objection.Grounds.values:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "grounds", _("Object on grounds of new facts or misread evidence.")
         )
     text = text.strip()
     if not text:
-        raise _field_error("text", _("Say what the objection is."))
+        raise ApplicationError.on_field("text", _("Say what the objection is."))
     if Objection.objects.filter(rating=rating).exists():
         raise Conflict(
             _("This rating was objected to already."), code="already_objected"
@@ -591,7 +589,9 @@ def objection_answer(*, actor: User, rating: Rating, answer: str) -> Objection:
         raise Conflict(_("The objection was answered already."), code="answered")
     answer = answer.strip()
     if not answer:
-        raise _field_error("answer", _("Answer the objection with reasons."))
+        raise ApplicationError.on_field(
+            "answer", _("Answer the objection with reasons.")
+        )
     outcome = round_outcome(rating=rating, round=rating.committee_round)
     upheld = outcome == Vote.REJECT
     objection.state = Objection.State.UPHELD if upheld else Objection.State.REJECTED

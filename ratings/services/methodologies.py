@@ -45,10 +45,6 @@ TOTAL_WEIGHT = Decimal("100")
 MAX_INDICATORS = 40
 
 
-def _field_error(field: str, message: str) -> ApplicationError:
-    return ApplicationError(message, details={field: [message]})
-
-
 def _ensure_author(*, actor: User, body: Organization) -> None:
     if body.kind != Organization.Kind.INDUSTRY_BODY:
         raise ApplicationError(
@@ -91,14 +87,14 @@ def methodology_create(
     _ensure_author(actor=actor, body=body)
     code = slugify(code)[:50]
     if not code:
-        raise _field_error("code", _("Give the methodology a code."))
+        raise ApplicationError.on_field("code", _("Give the methodology a code."))
     for field, value in (
         ("name_en", name_en),
         ("text_en", text_en),
         ("commitment_en", commitment_en),
     ):
         if not value.strip():
-            raise _field_error(field, _("This field is required."))
+            raise ApplicationError.on_field(field, _("This field is required."))
     allowed = {"coverage_threshold", "validity_days", "objection_days", "evidence_days"}
     if set(settings) - allowed:
         raise ApplicationError(
@@ -137,14 +133,16 @@ def methodology_create(
 
 def _clean_indicators(indicators: object) -> list[Indicator]:
     if not isinstance(indicators, list) or not 1 <= len(indicators) <= MAX_INDICATORS:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "indicators",
             _("Give between 1 and %(most)d indicators.") % {"most": MAX_INDICATORS},
         )
     cleaned: list[Indicator] = []
     for position, item in enumerate(indicators):
         if not isinstance(item, dict):
-            raise _field_error("indicators", _("Each indicator is an object."))
+            raise ApplicationError.on_field(
+                "indicators", _("Each indicator is an object.")
+            )
         try:
             weight = Decimal(str(item.get("weight", "")))
         except ArithmeticError:
@@ -175,7 +173,7 @@ def _clean_indicators(indicators: object) -> list[Indicator]:
             if getattr(indicator, field) not in choices.values:
                 problems.append(_("a known %(field)s") % {"field": field})
         if problems:
-            raise _field_error(
+            raise ApplicationError.on_field(
                 "indicators",
                 _("Indicator %(number)d needs %(problems)s.")
                 % {"number": position + 1, "problems": "; ".join(problems)},
@@ -198,27 +196,27 @@ def _clean_indicators(indicators: object) -> list[Indicator]:
                 },
             )
         except (scoring.ScoringError, ArithmeticError) as error:
-            raise _field_error(
+            raise ApplicationError.on_field(
                 "indicators",
                 _("Indicator %(number)d has parameters that do not fit: %(problem)s")
                 % {"number": position + 1, "problem": error},
             ) from None
         cleaned.append(indicator)
     if len({i.code for i in cleaned}) != len(cleaned):
-        raise _field_error("indicators", _("Indicator codes must differ."))
+        raise ApplicationError.on_field("indicators", _("Indicator codes must differ."))
     return cleaned
 
 
 def _clean_bands(bands: object) -> list[GradeBand]:
     if not isinstance(bands, list) or not 2 <= len(bands) <= len(GRADES):
-        raise _field_error(
+        raise ApplicationError.on_field(
             "bands",
             _("Give between 2 and %(most)d grades.") % {"most": len(GRADES)},
         )
     cleaned: list[GradeBand] = []
     for item in bands:
         if not isinstance(item, dict):
-            raise _field_error("bands", _("Each grade is an object."))
+            raise ApplicationError.on_field("bands", _("Each grade is an object."))
         grade = str(item.get("grade", ""))
         try:
             minimum = Decimal(str(item.get("min_score", "")))
@@ -231,7 +229,7 @@ def _clean_bands(bands: object) -> list[GradeBand]:
             or not Decimal(0) <= minimum <= TOTAL_WEIGHT
             or not definition
         ):
-            raise _field_error(
+            raise ApplicationError.on_field(
                 "bands",
                 _(
                     "Each grade needs one of the store's grades (%(grades)s), a lowest "
@@ -255,17 +253,21 @@ def _clean_bands(bands: object) -> list[GradeBand]:
         or scores != sorted(scores, reverse=True)
         or len(set(scores)) != len(scores)
     ):
-        raise _field_error(
+        raise ApplicationError.on_field(
             "bands", _("Grades must differ, and better grades need higher scores.")
         )
     if scores[-1] != 0:
-        raise _field_error("bands", _("The lowest grade must start at score 0."))
+        raise ApplicationError.on_field(
+            "bands", _("The lowest grade must start at score 0.")
+        )
     return ordered
 
 
 def _clean_overrides(overrides: object) -> list[OverrideRule]:
     if not isinstance(overrides, list):
-        raise _field_error("overrides", _("Give the override rules as a list."))
+        raise ApplicationError.on_field(
+            "overrides", _("Give the override rules as a list.")
+        )
     cleaned = []
     for item in overrides:
         rule = OverrideRule(
@@ -278,13 +280,13 @@ def _clean_overrides(overrides: object) -> list[OverrideRule]:
             or rule.condition not in OverrideRule.Condition.values
             or rule.grade not in GRADES
         ):
-            raise _field_error(
+            raise ApplicationError.on_field(
                 "overrides",
                 _("Each rule needs a kind, a known condition and a grade."),
             )
         cleaned.append(rule)
     if len({(r.kind, r.condition) for r in cleaned}) != len(cleaned):
-        raise _field_error("overrides", _("A rule is given twice."))
+        raise ApplicationError.on_field("overrides", _("A rule is given twice."))
     return cleaned
 
 
@@ -333,15 +335,19 @@ def methodology_publish(*, actor: User, methodology: Methodology) -> Methodology
     _ensure_author(actor=actor, body=methodology.body)
     weights = [i.weight for i in methodology.indicators.all()]
     if not weights:
-        raise _field_error("indicators", _("A methodology needs indicators."))
+        raise ApplicationError.on_field(
+            "indicators", _("A methodology needs indicators.")
+        )
     if sum(weights) != TOTAL_WEIGHT:
-        raise _field_error(
+        raise ApplicationError.on_field(
             "indicators",
             _("The indicator weights add up to %(total)s; they must add up to 100.")
             % {"total": sum(weights)},
         )
     if methodology.bands.count() < 2:
-        raise _field_error("bands", _("A methodology needs a grade scale."))
+        raise ApplicationError.on_field(
+            "bands", _("A methodology needs a grade scale.")
+        )
     now = timezone.now()
     retired = Methodology.objects.filter(
         body=methodology.body, code=methodology.code, state=State.PUBLISHED
