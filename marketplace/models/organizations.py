@@ -83,6 +83,30 @@ class Organization(models.Model):
     credit_grade_rank = models.PositiveSmallIntegerField(
         _("credit grade rank"), null=True, blank=True
     )
+
+    # The measures an industry body's rating calls for, as ratings decides them
+    # (``services.organizations.organization_set_credit_measures``): sanctions
+    # in force and the incentives of a top grade. The store applies them.
+    class PublishingRestriction(models.TextChoices):
+        NONE = "", _("None")
+        REVIEW = "review", _("New versions need manual review")
+        BLOCKED = "blocked", _("New versions are blocked")
+
+    credit_outlook = models.CharField(_("credit outlook"), max_length=12, blank=True)
+    credit_on_watch = models.BooleanField(_("on rating watch"), default=False)
+    dishonesty_listed = models.BooleanField(_("on the dishonesty list"), default=False)
+    store_downranked = models.BooleanField(_("downranked in the store"), default=False)
+    publishing_restriction = models.CharField(
+        _("publishing restriction"),
+        max_length=8,
+        choices=PublishingRestriction.choices,
+        blank=True,
+    )
+    credit_suspended = models.BooleanField(
+        _("suspended by credit sanction"), default=False
+    )
+    credit_badge = models.BooleanField(_("top-grade store badge"), default=False)
+    fast_track_review = models.BooleanField(_("fast-track review"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -623,3 +623,38 @@ def organization_set_credit_grade(*, organization_id: int, grade: str) -> None:
     Organization.objects.filter(pk=organization_id).update(
         credit_grade=grade[:8], credit_grade_rank=rank
     )
+
+
+CREDIT_MEASURE_FIELDS = frozenset(
+    {
+        "credit_outlook",
+        "credit_on_watch",
+        "dishonesty_listed",
+        "store_downranked",
+        "publishing_restriction",
+        "credit_suspended",
+        "credit_badge",
+        "fast_track_review",
+    }
+)
+
+
+@transaction.atomic
+def organization_set_credit_measures(*, organization_id: int, **measures: Any) -> None:
+    """Record what the organisation's credit standing calls for, as the ratings app
+    decides it from its published ratings, watches and sanctions in force: its
+    outlook, whether it is on watch or on the dishonesty list, store downranking,
+    a publishing restriction (``""``, ``"review"`` or ``"blocked"``), suspension,
+    and the incentives of a top grade. The store applies them: search order, the
+    publishing checks, listing visibility and the marks on its pages. Fields not
+    given keep their value."""
+    unknown = set(measures) - CREDIT_MEASURE_FIELDS
+    if unknown:
+        raise ValueError(f"not credit measures: {sorted(unknown)}")
+    restriction = measures.get("publishing_restriction")
+    if restriction is not None and (
+        restriction not in Organization.PublishingRestriction.values
+    ):
+        raise ValueError(f"unknown publishing restriction {restriction!r}")
+    if measures:
+        Organization.objects.filter(pk=organization_id).update(**measures)

@@ -7,10 +7,15 @@ from .cycles import RatingCycle as RatingCycle
 from .methodologies import CreditEvent as CreditEvent
 from .methodologies import Enrolment as Enrolment
 from .methodologies import GradeBand as GradeBand
+from .methodologies import GradeMeasure as GradeMeasure
 from .methodologies import Indicator as Indicator
 from .methodologies import Methodology as Methodology
 from .methodologies import OverrideRule as OverrideRule
+from .reports import Finding as Finding
 from .reports import MisconductReport as MisconductReport
 from .reports import ReportEvent as ReportEvent
 from .reports import ReportEvidence as ReportEvidence
 from .reports import evidence_path as evidence_path
+from .surveillance import RepairApplication as RepairApplication
+from .surveillance import Sanction as Sanction
+from .surveillance import Watch as Watch

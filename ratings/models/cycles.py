@@ -141,6 +141,12 @@ class Rating(models.Model):
         SUPERSEDED = "superseded", _("Superseded")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
+    class Outlook(models.TextChoices):
+        POSITIVE = "positive", _("Positive")
+        STABLE = "stable", _("Stable")
+        NEGATIVE = "negative", _("Negative")
+        DEVELOPING = "developing", _("Developing")
+
     cycle = models.ForeignKey(
         RatingCycle,
         on_delete=models.CASCADE,
@@ -199,6 +205,12 @@ class Rating(models.Model):
         _("new evidence until"), null=True, blank=True
     )
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    # Surveillance of a published rating: which way it may move, and when it
+    # lapses (published_at plus the methodology's validity).
+    outlook = models.CharField(
+        _("outlook"), max_length=12, choices=Outlook.choices, default=Outlook.STABLE
+    )
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
     created_at = models.DateTimeField(_("computed"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

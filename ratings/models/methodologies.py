@@ -234,6 +234,56 @@ class OverrideRule(models.Model):
         return f"{self.kind} {self.grade} if {self.condition}"
 
 
+class GradeMeasure(models.Model):
+    """What a grade of the methodology calls for: a sanction a person of the body
+    decides to impose on an entity with that grade (the dishonesty list, store
+    downranking, a publishing restriction, suspension) or an incentive the store
+    grants while the grade stands (a store badge, fast-track review)."""
+
+    class Kind(models.TextChoices):
+        DISHONESTY_LIST = "dishonesty_list", _("Dishonesty list")
+        DOWNRANK = "downrank", _("Store downranking")
+        PUBLISHING_REVIEW = "publishing_review", _("New versions need manual review")
+        PUBLISHING_BLOCK = "publishing_block", _("New versions are blocked")
+        SUSPENSION = "suspension", _("Suspension from the store")
+        STORE_BADGE = "store_badge", _("Store badge")
+        FAST_TRACK = "fast_track", _("Fast-track review")
+
+    INCENTIVES = frozenset({Kind.STORE_BADGE, Kind.FAST_TRACK})
+
+    methodology = models.ForeignKey(
+        Methodology,
+        on_delete=models.CASCADE,
+        related_name="measures",
+        verbose_name=_("methodology"),
+    )
+    grade = models.CharField(_("grade"), max_length=8)
+    kind = models.CharField(_("measure"), max_length=20, choices=Kind.choices)
+    # How long a sanction lasts, and how long before its credit repair may be
+    # asked for; not used by incentives, which last as long as the grade.
+    duration_days = models.PositiveIntegerField(_("lasts (days)"), default=365)
+    repair_after_days = models.PositiveIntegerField(
+        _("credit repair possible after (days)"), default=90
+    )
+
+    class Meta:
+        verbose_name = _("grade measure")
+        verbose_name_plural = _("grade measures")
+        ordering = ["methodology", "grade", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["methodology", "grade", "kind"], name="measure_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grade}: {self.kind}"
+
+    @property
+    def is_incentive(self) -> bool:
+        return self.kind in self.INCENTIVES
+
+
 class Enrolment(models.Model):
     """An entity's voluntary enrolment in an industry body's rating: the credit
     commitment it signed (text, who, when). Withdrawing ends future ratings and
@@ -322,6 +372,14 @@ class CreditEvent(models.Model):
         null=True,
         blank=True,
         related_name="events",
+    )
+    # Events about an entity outside a rating (watch, sanction, credit repair).
+    entity = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     from_state = models.CharField(_("from"), max_length=20, blank=True)
     to_state = models.CharField(_("to"), max_length=20, blank=True)

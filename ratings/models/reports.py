@@ -82,6 +82,22 @@ class MisconductReport(models.Model):
         limit_choices_to={"kind": Organization.Kind.INDUSTRY_BODY},
         verbose_name=_("industry body"),
     )
+    # While investigating, the entity is told and may answer until the deadline.
+    answer_deadline = models.DateTimeField(
+        _("entity may answer until"), null=True, blank=True
+    )
+    entity_answer = models.TextField(_("entity's answer"), blank=True, max_length=5000)
+    entity_answered_at = models.DateTimeField(
+        _("entity answered"), null=True, blank=True
+    )
+    entity_answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
     created_at = models.DateTimeField(_("submitted"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -169,3 +185,63 @@ class ReportEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report_id}: {self.from_state or '-'} -> {self.to_state}"
+
+
+class Finding(models.Model):
+    """A substantiated report: the misconduct the body found, its category and
+    severity, and when it happened. Ratings read findings; older ones weigh less
+    (minor ones are gone after 3 months, general ones fade over a year, serious
+    ones over three). A granted credit repair marks a finding repaired; nothing
+    deletes it."""
+
+    class Severity(models.TextChoices):
+        MINOR = "minor", _("Minor")
+        GENERAL = "general", _("General")
+        SERIOUS = "serious", _("Serious")
+
+    report = models.OneToOneField(
+        MisconductReport,
+        on_delete=models.PROTECT,
+        related_name="finding",
+        verbose_name=_("report"),
+    )
+    entity = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="misconduct_findings",
+        verbose_name=_("entity"),
+    )
+    body = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("found by"),
+    )
+    category = models.CharField(
+        _("category"), max_length=32, choices=MisconductReport.Category.choices
+    )
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    # Forces the lowest grade whatever the score (the methodology's override
+    # "an unresolved serious finding"), until repaired.
+    occurred_at = models.DateTimeField(_("occurred"))
+    reasons = models.TextField(_("reasons"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), auto_now_add=True, db_index=True)
+    repaired_at = models.DateTimeField(_("repaired"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("misconduct finding")
+        verbose_name_plural = _("misconduct findings")
+        ordering = ["-decided_at", "-id"]
+        indexes = [models.Index(fields=["entity", "decided_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.category} ({self.severity})"
