@@ -1,5 +1,5 @@
 """Where evidence files live: outside MEDIA_ROOT, with no public URL. Only a view
-that checks who is asking serves them (``ratings.views.report_evidence``)."""
+that checks who is asking serves them (``ratings.views.reports.report_evidence``)."""
 
 import os
 

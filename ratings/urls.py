@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ratings import views
+from ratings.views import reports as views
 
 urlpatterns = [
     path("report/", views.report_create, name="report-create"),

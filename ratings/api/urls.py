@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ratings.api import views
+from ratings.api import reports as views
 
 urlpatterns = [
     path("reports/", views.ReportCollectionApi.as_view(), name="api-report-list"),
