@@ -96,6 +96,15 @@ class AgentOutputSerializer(serializers.Serializer[Agent]):
     filing_number = serializers.CharField()
     status = serializers.CharField()
     publisher_credit_grade = serializers.CharField(source="publisher.credit_grade")
+    publisher_credit_outlook = serializers.CharField(source="publisher.credit_outlook")
+    publisher_on_watch = serializers.BooleanField(source="publisher.credit_on_watch")
+    publisher_dishonesty_listed = serializers.BooleanField(
+        source="publisher.dishonesty_listed"
+    )
+    publisher_credit_suspended = serializers.BooleanField(
+        source="publisher.credit_suspended"
+    )
+    publisher_credit_badge = serializers.BooleanField(source="publisher.credit_badge")
     protocols = serializers.ListField(
         source="protocol_list", child=serializers.CharField()
     )
@@ -162,6 +171,14 @@ class AgentCollectionApi(APIView):
             required=False, min_value=1.0, max_value=5.0
         )
         min_grade = serializers.ChoiceField(choices=credit.GRADES, required=False)
+        hide_dishonesty_listed = serializers.BooleanField(
+            required=False,
+            help_text="Leave out publishers on the dishonesty list.",
+        )
+        credit_badge = serializers.BooleanField(
+            required=False,
+            help_text="Only publishers holding the top-grade store badge.",
+        )
         sort = serializers.ChoiceField(
             choices=list(search.SORTS), required=False, default="relevance"
         )
@@ -389,6 +406,10 @@ class ReviewQueueApi(APIView):
     class OutputSerializer(VersionOutputSerializer):
         publisher = serializers.CharField(source="agent.publisher.slug")
         agent = serializers.CharField(source="agent.slug")
+        # Marks of the publisher's credit standing: a credit restriction calls for
+        # a close manual review; fast-track versions come first in the queue.
+        credit_review = serializers.BooleanField()
+        fast_track = serializers.BooleanField()
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request: Request) -> Response:

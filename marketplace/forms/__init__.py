@@ -212,6 +212,12 @@ class AgentSearchForm(forms.Form):
     )
     verified = forms.BooleanField(label=_("Verified publishers only"), required=False)
     online = forms.BooleanField(label=_("Online now"), required=False)
+    hide_dishonesty_listed = forms.BooleanField(
+        label=_("Hide publishers on the dishonesty list"), required=False
+    )
+    credit_badge = forms.BooleanField(
+        label=_("Top-grade store badge only"), required=False
+    )
     sort = forms.ChoiceField(
         label=_("Sort by"),
         required=False,

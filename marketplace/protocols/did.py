@@ -91,6 +91,8 @@ def lookup_record(agent: Agent) -> dict[str, Any]:
             "verified": publisher.is_verified,
             "domain": publisher.verified_domain,
             "credit_grade": publisher.credit_grade or None,
+            "credit_suspended": publisher.credit_suspended,
+            "dishonesty_listed": publisher.dishonesty_listed,
         },
         "domain": {"code": agent.domain.code, "risk_tier": agent.domain.risk_tier},
         "filing_number": agent.filing_number,

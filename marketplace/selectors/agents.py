@@ -4,7 +4,7 @@ from urllib.parse import unquote
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from marketplace.exceptions import ApplicationError, NotFound, PermissionDenied
@@ -14,6 +14,7 @@ from marketplace.models import (
     CheckResult,
     Domain,
     Membership,
+    Organization,
     User,
 )
 from marketplace.models.organizations import SLUG_PATTERN
@@ -32,10 +33,14 @@ def domain_list() -> QuerySet[Domain]:
 
 
 def agent_list_public(
-    *, publisher: str | None = None, domain: str | None = None
+    *,
+    publisher: str | None = None,
+    domain: str | None = None,
+    include_suspended: bool = False,
 ) -> QuerySet[Agent]:
-    """Agents with a published version, as anyone may see them."""
-    agents = listed_agents()
+    """Agents with a published version, as anyone may see them (those of
+    publishers suspended by a credit sanction only with ``include_suspended``)."""
+    agents = listed_agents(include_suspended=include_suspended)
     if publisher:
         agents = agents.filter(publisher__slug=publisher)
     if domain:
@@ -107,14 +112,32 @@ def version_get(*, agent: Agent, version: str, user: AnyUser) -> AgentVersion | 
     return version_list(agent=agent, user=user).filter(version=version).first()
 
 
+_RESTRICTION = "agent__publisher__publishing_restriction"
+
+
 def review_queue(*, actor: User) -> QuerySet[AgentVersion]:
-    """Versions waiting for a reviewer: for the operator's reviewers only."""
+    """Versions waiting for a reviewer: for the operator's reviewers only. The
+    publisher's credit standing marks them: ``credit_review`` when a credit sanction
+    restricts its publishing (every version is reviewed by hand, and closely),
+    ``fast_track`` when a top grade earns it fast-track review, which the queue
+    lists first."""
     if not is_reviewer(actor):
         raise PermissionDenied(_("Only the operator's reviewers see the review queue."))
     return (
         AgentVersion.objects.filter(state=State.IN_REVIEW)
         .select_related("agent__publisher", "agent__domain")
-        .order_by("submitted_at", "pk")
+        .annotate(
+            credit_review=ExpressionWrapper(
+                ~Q(**{_RESTRICTION: Organization.PublishingRestriction.NONE}),
+                output_field=BooleanField(),
+            ),
+            fast_track=ExpressionWrapper(
+                Q(agent__publisher__fast_track_review=True)
+                & Q(**{_RESTRICTION: Organization.PublishingRestriction.NONE}),
+                output_field=BooleanField(),
+            ),
+        )
+        .order_by(F("fast_track").desc(), "submitted_at", "pk")
     )
 
 
@@ -181,7 +204,7 @@ def agent_get_by_identifier(*, identifier: str) -> Agent | None:
                 code="not_from_this_registry",
             )
         return (
-            agent_list_public(publisher=parts[4])
+            agent_list_public(publisher=parts[4], include_suspended=True)
             .filter(slug=parts[5])
             .order_by("pk")
             .first()
@@ -192,7 +215,7 @@ def agent_get_by_identifier(*, identifier: str) -> Agent | None:
     if not re.fullmatch(r"[0-2]\.[0-9]+(?:\.[0-9A-Z]+)*", code, flags=re.ASCII):
         raise refuse()
     return (
-        agent_list_public()
+        agent_list_public(include_suspended=True)
         .filter(aic__in=[code, f"urn:oid:{code}"])
         .order_by("pk")
         .first()

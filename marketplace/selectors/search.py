@@ -52,13 +52,26 @@ TYPO_MIN_LENGTH = 4
 TYPO_MAX_WORDS = 2
 
 
-def listed_agents() -> QuerySet[Agent]:
-    """Agents with a published version that are not quarantined."""
-    return (
+def listed_agents(*, include_suspended: bool = False) -> QuerySet[Agent]:
+    """Agents with a published version that are not quarantined and whose
+    publisher is not suspended by a credit sanction. ``include_suspended`` keeps
+    the suspended publishers' agents, for the lookup of an identifier: those who
+    installed such an agent still learn what it is (and that it is suspended)."""
+    agents = (
         Agent.objects.filter(latest_version__isnull=False)
         .exclude(status=Agent.Status.QUARANTINED)
         .select_related("publisher", "domain", "latest_version")
     )
+    if not include_suspended:
+        agents = agents.filter(publisher__credit_suspended=False)
+    return agents
+
+
+# Credit measures in the store's order: a publisher downranked by a credit sanction
+# has its agents after the others under relevance (the default sort, also when there
+# is no query to rank) and on the store front's shelves. A sort the user picks
+# (rating, installs, newest, name) is their own order and is kept as asked.
+DOWNRANKED_LAST = F("publisher__store_downranked").asc()
 
 
 @dataclass(frozen=True)
@@ -152,10 +165,15 @@ def agent_search(
     online: bool = False,
     min_rating: float | None = None,
     min_grade: str = "",
+    hide_dishonesty_listed: bool = False,
+    credit_badge: bool = False,
     sort: str = "relevance",
 ) -> QuerySet[Agent]:
-    """Published agents matching every token of ``q`` and every filter given."""
+    """Published agents matching every token of ``q`` and every filter given.
+    ``hide_dishonesty_listed`` leaves out publishers on the dishonesty list;
+    ``credit_badge`` keeps only publishers holding the top-grade store badge."""
     agents = listed_agents()
+    downranked_last = sort == "relevance"
     query = _parse(q)
     if query.tokens:
         if connection.vendor == "postgresql":
@@ -186,7 +204,14 @@ def agent_search(
         agents = agents.filter(
             publisher__credit_grade_rank__gte=credit.grade_rank(min_grade)
         )
-    return agents.order_by(*SORTS.get(sort, SORTS["relevance"]))
+    if hide_dishonesty_listed:
+        agents = agents.filter(publisher__dishonesty_listed=False)
+    if credit_badge:
+        agents = agents.filter(publisher__credit_badge=True)
+    order = SORTS.get(sort, SORTS["relevance"])
+    if downranked_last:
+        order = (DOWNRANKED_LAST, *order)
+    return agents.order_by(*order)
 
 
 FACETS = ("domain", "risk_tier", "deployment")
@@ -288,13 +313,13 @@ def store_front(*, size: int = 6) -> StoreFront:
     return StoreFront(
         featured=list(
             listed.filter(publisher__verified_at__isnull=False).order_by(
-                "-rating_score", "-install_count", "pk"
+                DOWNRANKED_LAST, "-rating_score", "-install_count", "pk"
             )[:size]
         ),
-        newest=list(listed.order_by(*SORTS["newest"])[:size]),
+        newest=list(listed.order_by(DOWNRANKED_LAST, *SORTS["newest"])[:size]),
         top_rated=list(
             listed.filter(rating_count__gte=TOP_RATED_MIN_RATINGS).order_by(
-                *SORTS["rating"]
+                DOWNRANKED_LAST, *SORTS["rating"]
             )[:size]
         ),
         domains=search_facets()["domain"],

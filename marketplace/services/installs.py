@@ -106,10 +106,15 @@ def _token(install: Install, scopes: list[str]) -> IssuedToken:
     )
 
 
-def install_check_allowed(*, user: User, agent: Agent) -> None:
+def install_check_allowed(
+    *, user: User, agent: Agent, new_install: bool = True
+) -> None:
     """Refuses (with the reason, for the user) when ``user`` may not install
-    ``agent``: an unconfirmed e-mail address, an agent not in the store, or an age
-    rating above the age the user declared."""
+    ``agent``: an unconfirmed e-mail address, an agent not in the store, a new
+    install of an agent whose publisher is suspended by a credit sanction, or an
+    age rating above the age the user declared. ``new_install`` is False for an
+    install moving to a newer version: the suspension leaves existing installs
+    working."""
     if not user.email_verified:
         raise InstallNotAllowed(
             _(
@@ -126,6 +131,15 @@ def install_check_allowed(*, user: User, agent: Agent) -> None:
                 "installed."
             ),
             code="agent_not_installable",
+        )
+    if new_install and agent.publisher.credit_suspended:
+        raise Conflict(
+            _(
+                "%(publisher)s is suspended by a credit sanction, so its agents "
+                "cannot be installed for now. Existing installs keep working."
+            )
+            % {"publisher": agent.publisher.name},
+            code="publisher_suspended",
         )
     minimum = MINIMUM_AGE.get(agent.age_rating, 18)
     if not minimum:
@@ -400,7 +414,7 @@ def install_consent(
     agent = Agent.objects.select_related("publisher", "latest_version").get(
         pk=install.agent_id
     )
-    install_check_allowed(user=actor, agent=agent)
+    install_check_allowed(user=actor, agent=agent, new_install=False)
     version = agent.latest_version
     assert version is not None  # a listed agent has one  # noqa: S101
     _ensure_version_shown(version=version, declaration_digest=declaration_digest)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -60,6 +61,12 @@ ROLES_BY_KIND: dict[str, frozenset[str]] = {
     Kind.OPERATOR: _BASE_ROLES | {Role.REVIEWER},
 }
 STAFF_ONLY_KINDS = frozenset({Kind.REGULATOR, Kind.OPERATOR})
+
+# Short names that fixed addresses under /credit/ use: an organisation with one
+# of them would have its credit profile hidden behind that page.
+RESERVED_SLUGS = frozenset(
+    {"console", "entity", "methodologies", "dishonesty-list", "cycles", "ratings"}
+)
 
 INVITATION_SALT = "marketplace.invitation"
 
@@ -119,6 +126,10 @@ def organization_create(
     if kind in STAFF_ONLY_KINDS and not actor.is_staff:
         raise PermissionDenied(
             _("Only the platform's staff can create regulators and operators.")
+        )
+    if slug in RESERVED_SLUGS:
+        raise ValidationError(
+            {"slug": [_("This short name is reserved by the site; choose another.")]}
         )
     organization = Organization(
         name=name,

@@ -17,7 +17,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from marketplace import declarations
-from marketplace.exceptions import ApplicationError, InvalidTransition, PermissionDenied
+from marketplace.exceptions import (
+    ApplicationError,
+    Conflict,
+    InvalidTransition,
+    PermissionDenied,
+)
 from marketplace.models import (
     Agent,
     AgentEvent,
@@ -98,12 +103,27 @@ def version_transition(
     return version
 
 
+def ensure_publishing_allowed(*, publisher: Organization) -> None:
+    """Refuses new versions while a credit sanction blocks the publisher's
+    publishing (``Organization.publishing_restriction``, set by the ratings app)."""
+    if publisher.publishing_restriction == Organization.PublishingRestriction.BLOCKED:
+        raise Conflict(
+            _(
+                "%(publisher)s is under a credit sanction that blocks new versions: "
+                "no version can be submitted until the sanction is lifted."
+            )
+            % {"publisher": publisher.name},
+            code="publishing_blocked",
+        )
+
+
 @transaction.atomic
 def version_submit(*, actor: User, version: AgentVersion) -> AgentVersion:
     """Submit a draft (or resubmit a rejected version); the checks run in the
     background once this commits."""
     version = AgentVersion.objects.select_related("agent__publisher").get(pk=version.pk)
     ensure_editor(actor=actor, agent_or_publisher=version.agent)
+    ensure_publishing_allowed(publisher=version.agent.publisher)
     version = version_transition(
         version=version, to=State.SUBMITTED, actor=actor, action="submitted"
     )
@@ -263,6 +283,47 @@ CHECKS = {
 }
 
 
+# The publisher's credit standing, as the ratings app sets it on the organisation,
+# is recorded with the checks when it bears on the review: a block fails the version
+# (the sanction may have come after it was submitted), a restriction sends it to
+# manual review marked as such, and a top grade's fast-track review marks it for the
+# front of the queue. A publisher without any of them gets no such result.
+CREDIT_CHECK = "credit_standing"
+
+
+def _check_credit_standing(version: AgentVersion) -> tuple[CheckOutcome, str] | None:
+    """The credit standing's outcome and the measure it records, or None."""
+    publisher = version.agent.publisher
+    restriction = publisher.publishing_restriction
+    if restriction == Organization.PublishingRestriction.BLOCKED:
+        outcome: CheckOutcome = (
+            False,
+            gettext_noop(
+                "%(publisher)s is under a credit sanction that blocks new versions."
+            ),
+            {"publisher": publisher.name},
+        )
+        return outcome, "blocked"
+    if restriction == Organization.PublishingRestriction.REVIEW:
+        outcome = (
+            True,
+            gettext_noop(
+                "Credit restriction: manual review. A credit sanction on "
+                "%(publisher)s requires a reviewer to examine every new version."
+            ),
+            {"publisher": publisher.name},
+        )
+        return outcome, "review"
+    if publisher.fast_track_review:
+        outcome = (
+            True,
+            gettext_noop("Fast-track review: %(publisher)s holds a top credit grade."),
+            {"publisher": publisher.name},
+        )
+        return outcome, "fast_track"
+    return None
+
+
 @transaction.atomic
 def version_run_checks(*, version_id: int) -> str | None:
     """Run every automated check of a submitted version once per submission, then
@@ -300,6 +361,21 @@ def version_run_checks(*, version_id: int) -> str | None:
         for name, version_check in VERSION_CHECKS.items()
         for passed, reason, params in [version_check(version)]
     ]
+    standing = _check_credit_standing(version)
+    credit: dict[str, str] = {}
+    if standing is not None:
+        (passed, reason, params), measure = standing
+        results.append(
+            CheckResult(
+                version=version,
+                run=run,
+                name=CREDIT_CHECK,
+                passed=passed,
+                reason=reason,
+                params=params,
+            )
+        )
+        credit = {"credit_measure": measure}
     CheckResult.objects.bulk_create(results, ignore_conflicts=True)
     failed = [result for result in results if not result.passed]
     if failed:
@@ -310,6 +386,7 @@ def version_run_checks(*, version_id: int) -> str | None:
             action="checks_failed",
             run=run,
             failed=[result.name for result in failed],
+            **credit,
         )
     else:
         version_transition(
@@ -318,6 +395,7 @@ def version_run_checks(*, version_id: int) -> str | None:
             actor=None,
             action="checks_passed",
             run=run,
+            **credit,
         )
     return version.state
 
@@ -358,6 +436,20 @@ def version_review(
     to = (
         State.PUBLISHED if verdict == ReviewDecision.Verdict.APPROVE else State.REJECTED
     )
+    if (
+        to == State.PUBLISHED
+        and version.agent.publisher.publishing_restriction
+        == Organization.PublishingRestriction.BLOCKED
+    ):
+        # A credit sanction imposed since the version was submitted.
+        raise Conflict(
+            _(
+                "%(publisher)s is under a credit sanction that blocks new versions; "
+                "reject this version or wait until the sanction is lifted."
+            )
+            % {"publisher": version.agent.publisher.name},
+            code="publishing_blocked",
+        )
     if to == State.PUBLISHED:
         # A required certificate may have been revoked, suspended or have expired
         # since the checks ran.

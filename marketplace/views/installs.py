@@ -198,7 +198,7 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return redirect("install-list")
     refusal = ""
     try:
-        services.install_check_allowed(user=user, agent=agent)
+        services.install_check_allowed(user=user, agent=agent, new_install=False)
     except ApplicationError as error:
         refusal = error.message
     rows, dropped = consent_rows(install=install, version=version)

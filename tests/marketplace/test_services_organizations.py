@@ -71,6 +71,16 @@ def test_organization_create_refuses_a_taken_slug() -> None:
     assert "slug" in error.value.message_dict
 
 
+@pytest.mark.parametrize("slug", ["console", "dishonesty-list", "methodologies"])
+def test_organization_create_refuses_a_slug_the_credit_pages_use(slug: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        services.organization_create(
+            actor=UserFactory.create(), name="X", slug=slug, kind="publisher"
+        )
+    assert "reserved" in error.value.message_dict["slug"][0]
+    assert not Organization.objects.exists()
+
+
 def test_only_staff_create_regulators_and_operators() -> None:
     with pytest.raises(PermissionDenied):
         services.organization_create(
