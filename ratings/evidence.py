@@ -77,10 +77,10 @@ How each item is made:
   publisher's reply; a review not answered by ``as_of`` counts the time it has
   waited so far, so leaving the hard ones unanswered does not help. The median, in
   hours rounded to 2 places.
-- ``findings``: its misconduct reports in state substantiated (a report about one
-  of its agents names the agent's publisher too); ``occurred_at`` is when it was
-  substantiated (its ``ReportEvent``), ``repaired`` is False (credit repair does not
-  exist yet), and the severity follows the category (``SEVERITY_BY_CATEGORY``).
+- ``findings``: its ``Finding`` rows (the substantiated misconduct reports about it
+  or one of its agents) decided at or before ``as_of``, oldest decision first;
+  ``severity``, ``category`` and ``occurred_at`` are the finding's, ``repaired`` is
+  whether a credit repair marked it repaired at or before ``as_of``.
 - ``certificates_held``: distinct (agent, scheme) pairs with a certificate valid at
   ``as_of`` (its state then valid, within its dates); an extension to a new version
   is not counted twice.
@@ -134,15 +134,15 @@ from marketplace.models import (
     Review,
     ReviewSignal,
 )
-from ratings.models import Indicator, MisconductReport, ReportEvent
+from ratings.models import Finding, Indicator, MisconductReport
 
 Source = Indicator.Source
 Category = MisconductReport.Category
 CertState = Certificate.State
 RiskTier = Domain.RiskTier
 
-# The severity of a substantiated finding, by the report's category, until findings
-# carry their own: harm hidden from users or technology turned against them is
+# The severity proposed for a finding by the report's category (the body decides
+# each finding's own): harm hidden from users or technology turned against them is
 # serious; misleading or careless conduct is general; anything else is minor.
 SEVERITY_BY_CATEGORY: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -348,28 +348,17 @@ def _review_signals(ids: list[int], as_of: datetime) -> dict[int, dict[str, int]
 
 def _findings(ids: list[int], as_of: datetime) -> dict[int, list[dict[str, Any]]]:
     rows = (
-        ReportEvent.objects.filter(
-            report__publisher_id__in=ids,
-            report__state=MisconductReport.State.SUBSTANTIATED,
-            to_state=MisconductReport.State.SUBSTANTIATED,
-            created_at__lte=as_of,
-        )
-        .order_by("created_at", "pk")
-        .values_list(
-            "report__publisher_id", "report_id", "report__category", "created_at"
-        )
+        Finding.objects.filter(entity_id__in=ids, decided_at__lte=as_of)
+        .order_by("decided_at", "pk")
+        .values_list("entity_id", "severity", "occurred_at", "repaired_at", "category")
     )
-    seen: set[int] = set()
     result: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for publisher_id, report_id, category, substantiated_at in rows:
-        if report_id in seen:  # substantiated once; a second event changes nothing
-            continue
-        seen.add(report_id)
-        result[publisher_id].append(
+    for entity_id, severity, occurred_at, repaired_at, category in rows:
+        result[entity_id].append(
             {
-                "severity": SEVERITY_BY_CATEGORY.get(category, "minor"),
-                "occurred_at": substantiated_at,
-                "repaired": False,
+                "severity": severity,
+                "occurred_at": occurred_at,
+                "repaired": repaired_at is not None and repaired_at <= as_of,
                 "category": category,
             }
         )

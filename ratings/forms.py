@@ -6,8 +6,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from ratings.models import MisconductReport
-from ratings.services import DESCRIPTION_MAX_LENGTH, FILES_MAX, NOTE_MAX_LENGTH
+from ratings.models import Finding, MisconductReport, Rating, Watch
+from ratings.services import (
+    ANSWER_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    FILES_MAX,
+    NOTE_MAX_LENGTH,
+)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -83,4 +88,61 @@ class ReportTransitionForm(forms.Form):
     # The state the reviewer saw: the move fails if someone moved the report since.
     seen = forms.ChoiceField(
         choices=MisconductReport.State.choices, widget=forms.HiddenInput
+    )
+    # The finding, when the report is upheld (the service checks them).
+    severity = forms.ChoiceField(
+        label=_("Severity"),
+        required=False,
+        choices=[("", _("Choose the severity")), *Finding.Severity.choices],
+    )
+    category = forms.ChoiceField(
+        label=_("Category of the finding"),
+        required=False,
+        choices=[("", _("The report's category")), *MisconductReport.Category.choices],
+    )
+    occurred_on = forms.DateField(
+        label=_("Occurred on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The day the misconduct happened; the day of the report if empty."),
+    )
+
+
+class ReportAnswerForm(forms.Form):
+    text = forms.CharField(
+        label=_("Your answer"),
+        max_length=ANSWER_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_(
+            "What happened from your side and what you did about it. You answer "
+            "once; the body reads it before deciding."
+        ),
+    )
+
+
+class WatchOpenForm(forms.Form):
+    entity = forms.SlugField(label=_("Entity (its address name)"), max_length=60)
+    detail = forms.CharField(
+        label=_("What happened"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class WatchResolveForm(forms.Form):
+    resolution = forms.ChoiceField(
+        label=_("Resolution"),
+        choices=[
+            (Watch.Resolution.AFFIRM, _("Affirm the grade")),
+            (Watch.Resolution.UPGRADE, _("Upgrade one notch")),
+            (Watch.Resolution.DOWNGRADE, _("Downgrade one notch")),
+        ],
+    )
+    outlook = forms.ChoiceField(
+        label=_("Outlook"),
+        required=False,
+        choices=[("", _("Keep the outlook")), *Rating.Outlook.choices],
+    )
+    reason = forms.CharField(
+        label=_("Reasons"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )

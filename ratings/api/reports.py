@@ -1,5 +1,8 @@
 """Misconduct reports through the API: send one (JSON, or multipart with files),
-read your own, and, for the operator's reviewers, move them."""
+read your own, and, for the operator's reviewers and the bodies' analysts, move
+them; the publisher's owners and administrators read the reports under
+investigation about it (without who sent them and their evidence) and answer
+them."""
 
 import uuid
 from typing import Any
@@ -9,7 +12,7 @@ from django.http import FileResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,16 +24,21 @@ from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
 from ratings.downloads import evidence_response
 from ratings.exceptions import InvalidEvidence, UploadTooLarge
-from ratings.models import MisconductReport, ReportEvent, ReportEvidence
+from ratings.models import Finding, MisconductReport, ReportEvent, ReportEvidence
 from ratings.selectors import (
     report_evidence_get,
     report_get,
+    report_list_for_body,
+    report_list_for_entity,
     report_list_for_reporter,
+    report_sees_evidence,
     report_target,
 )
 from ratings.services import (
+    ANSWER_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
     NOTE_MAX_LENGTH,
+    report_entity_answer,
     report_submit,
     report_transition,
 )
@@ -51,6 +59,15 @@ def _report(request: Request, public_id: uuid.UUID) -> MisconductReport:
     return report
 
 
+class FindingOutputSerializer(serializers.Serializer[Finding]):
+    category = serializers.CharField()
+    severity = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    reasons = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+    repaired_at = serializers.DateTimeField(allow_null=True)
+
+
 class ReportOutputSerializer(serializers.Serializer[MisconductReport]):
     public_id = serializers.UUIDField()
     publisher = serializers.CharField(source="publisher.slug")
@@ -60,6 +77,9 @@ class ReportOutputSerializer(serializers.Serializer[MisconductReport]):
     evidence_links = serializers.ListField(child=serializers.CharField())
     state = serializers.CharField()
     body = serializers.CharField(source="body.slug", allow_null=True, default=None)
+    answer_deadline = serializers.DateTimeField(allow_null=True)
+    entity_answer = serializers.CharField()
+    entity_answered_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -89,6 +109,38 @@ class EventOutputSerializer(serializers.Serializer[ReportEvent]):
 class ReportDetailOutputSerializer(ReportOutputSerializer):
     evidence = EvidenceOutputSerializer(many=True, source="evidence.all")
     events = EventOutputSerializer(many=True, source="events.all")
+    finding = serializers.SerializerMethodField()
+
+    @extend_schema_field(FindingOutputSerializer(allow_null=True))
+    def get_finding(self, report: MisconductReport) -> dict[str, Any] | None:
+        finding = Finding.objects.filter(report=report).first()
+        return FindingOutputSerializer(finding).data if finding else None
+
+
+class EntityReportOutputSerializer(ReportDetailOutputSerializer):
+    """A report as the publisher's people read it: without its links and files."""
+
+    def to_representation(self, instance: MisconductReport) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        data["evidence_links"] = []
+        data["evidence"] = []
+        return data
+
+
+def _detail(request: Request, report: MisconductReport) -> dict[str, Any]:
+    """The report as the caller may read it."""
+    if report_sees_evidence(user=request.user, report=report):
+        return ReportDetailOutputSerializer(report).data
+    return EntityReportOutputSerializer(report).data
+
+
+class EntityListOutputSerializer(ReportOutputSerializer):
+    """A report in the publisher's list: without its links."""
+
+    def to_representation(self, instance: MisconductReport) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        data["evidence_links"] = []
+        return data
 
 
 class ReportCollectionApi(APIView):
@@ -143,13 +195,44 @@ class ReportCollectionApi(APIView):
             exc = InvalidEvidence(unreadable_upload_message())
         return super().handle_exception(exc)
 
-    @extend_schema(responses=ReportOutputSerializer(many=True))
+    SCOPES = ("sent", "about", "assigned")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "scope",
+                str,
+                enum=list(SCOPES),
+                description=(
+                    "sent (default): the reports the caller sent; about: those "
+                    "under investigation about organisations the caller owns or "
+                    "administers; assigned: those the caller's bodies investigate."
+                ),
+            )
+        ],
+        responses=ReportOutputSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
+        user = signed_in_user(request.user)
+        scope = request.query_params.get("scope", "sent")
+        if scope not in self.SCOPES:
+            raise serializers.ValidationError(
+                {"scope": [_("Choose sent, about or assigned.")]}
+            )
+        if scope == "about":
+            queryset = report_list_for_entity(user=user)
+            serializer_class: type[ReportOutputSerializer] = EntityListOutputSerializer
+        elif scope == "assigned":
+            queryset = report_list_for_body(user=user)
+            serializer_class = ReportOutputSerializer
+        else:
+            queryset = report_list_for_reporter(user=user)
+            serializer_class = ReportOutputSerializer
         return paginated_response(
             request=request,
             view=self,
-            queryset=report_list_for_reporter(user=signed_in_user(request.user)),
-            serializer_class=ReportOutputSerializer,
+            queryset=queryset,
+            serializer_class=serializer_class,
         )
 
     @extend_schema(
@@ -188,9 +271,7 @@ class ReportCollectionApi(APIView):
             evidence_links=fields["evidence_links"],
             files=fields["files"],
         )
-        return Response(
-            ReportDetailOutputSerializer(report).data, status=status.HTTP_201_CREATED
-        )
+        return Response(_detail(request, report), status=status.HTTP_201_CREATED)
 
 
 class ReportDetailApi(APIView):
@@ -201,7 +282,7 @@ class ReportDetailApi(APIView):
 
     @extend_schema(responses=ReportDetailOutputSerializer)
     def get(self, request: Request, public_id: uuid.UUID) -> Response:
-        return Response(ReportDetailOutputSerializer(_report(request, public_id)).data)
+        return Response(_detail(request, _report(request, public_id)))
 
 
 class ReportEvidenceDownloadApi(APIView):
@@ -213,9 +294,10 @@ class ReportEvidenceDownloadApi(APIView):
     def get(
         self, request: Request, public_id: uuid.UUID, evidence_id: int
     ) -> FileResponse:
-        evidence = report_evidence_get(
-            report=_report(request, public_id), evidence_id=evidence_id
-        )
+        report = _report(request, public_id)
+        if not report_sees_evidence(user=request.user, report=report):
+            raise NotFound()
+        evidence = report_evidence_get(report=report, evidence_id=evidence_id)
         if evidence is None:
             raise NotFound()
         return evidence_response(evidence)
@@ -236,6 +318,13 @@ class ReportTransitionApi(APIView):
         expected_state = serializers.ChoiceField(
             choices=MisconductReport.State.choices, required=False
         )
+        severity = serializers.ChoiceField(
+            choices=Finding.Severity.choices, required=False
+        )
+        category = serializers.ChoiceField(
+            choices=MisconductReport.Category.choices, required=False
+        )
+        occurred_at = serializers.DateTimeField(required=False)
 
     @extend_schema(request=InputSerializer, responses=ReportDetailOutputSerializer)
     def post(self, request: Request, public_id: uuid.UUID) -> Response:
@@ -247,6 +336,34 @@ class ReportTransitionApi(APIView):
         if "expected_state" in fields:
             report.state = fields["expected_state"]
         moved = report_transition(
-            report=report, to=fields["to"], actor=user, note=fields["note"]
+            report=report,
+            to=fields["to"],
+            actor=user,
+            note=fields["note"],
+            severity=fields.get("severity", ""),
+            category=fields.get("category", ""),
+            occurred_at=fields.get("occurred_at"),
         )
-        return Response(ReportDetailOutputSerializer(moved).data)
+        return Response(_detail(request, moved))
+
+
+class ReportAnswerApi(APIView):
+    """The publisher's answer to a report under investigation: by one of its
+    owners or administrators, once, before ``answer_deadline`` (409 after it, or
+    a second time)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        text = serializers.CharField(max_length=ANSWER_MAX_LENGTH)
+
+    @extend_schema(request=InputSerializer, responses=EntityReportOutputSerializer)
+    def post(self, request: Request, public_id: uuid.UUID) -> Response:
+        user = signed_in_user(request.user)
+        report = _report(request, public_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        answered = report_entity_answer(
+            actor=user, report=report, text=data.validated_data["text"]
+        )
+        return Response(_detail(request, answered))

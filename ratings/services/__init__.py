@@ -4,16 +4,25 @@
     submitted -> dismissed, triaged -> dismissed
 
 Users only create reports, which start as ``submitted``. The operator's reviewers
-triage and dismiss them; the industry body that rates the publisher investigates
-and decides (its analysts join ``_authorities`` with the rating work). Every move
-goes through ``report_transition``: a compare-and-set UPDATE, an event row and a
-message to the reporter.
+triage and dismiss them; the industry body that rates the publisher (the report's
+``body``: its analysts, owners and administrators) investigates and decides. Every
+move goes through ``report_transition``: a compare-and-set UPDATE, an event row and
+a message to the reporter.
+
+Investigation: moving a report to ``investigating`` tells the publisher's owners
+and administrators, who may answer once (``report_entity_answer``) until
+``answer_deadline`` (``REPORT_ANSWER_DAYS`` working days). The report is decided
+only once they answered or the deadline passed. Substantiating it records a
+``Finding`` (category, severity, when it occurred, reasons) in the same
+transaction; a serious finding puts the publisher's ratings on watch with every
+body it is enrolled with.
 """
 
 import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Any
@@ -25,23 +34,36 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from marketplace.exceptions import (
     ApplicationError,
+    Conflict,
     InvalidTransition,
     NotFound,
     PermissionDenied,
 )
-from marketplace.models import Agent, Notification, Organization, User
+from marketplace.models import Agent, Membership, Notification, Organization, User
 from marketplace.ratelimit import allow
 from marketplace.services.notifications import notification_create
 from marketplace.services.publishing import is_reviewer
 from ratings.exceptions import EmailNotConfirmed, InvalidEvidence, TooManyReports
-from ratings.models import MisconductReport, ReportEvent, ReportEvidence
-from ratings.selectors import agent_reportable, report_conflicted
+from ratings.models import (
+    CreditEvent,
+    Enrolment,
+    Finding,
+    MisconductReport,
+    ReportEvent,
+    ReportEvidence,
+)
+from ratings.selectors import (
+    ENTITY_ROLES,
+    agent_reportable,
+    report_body_analyst,
+    report_conflicted,
+)
 
 State = MisconductReport.State
 
@@ -239,10 +261,17 @@ def _clean_links(links: Sequence[object]) -> list[str]:
 
 def report_assign_body(*, report: MisconductReport) -> Organization | None:
     """The industry body that rates the report's publisher, which handles the
-    report. No publisher is enrolled with a body yet, so there is none: the report
-    stays unassigned and the operator's reviewers handle it. Enrolment fills this
-    in (an active ``Enrolment`` of ``report.publisher``)."""
-    return None
+    report: the body of its earliest active enrolment. Without one the report stays
+    unassigned and the operator's reviewers handle it."""
+    enrolment = (
+        Enrolment.objects.filter(
+            entity_id=report.publisher_id, withdrawn_at__isnull=True
+        )
+        .select_related("body")
+        .order_by("signed_at", "pk")
+        .first()
+    )
+    return enrolment.body if enrolment is not None else None
 
 
 @transaction.atomic
@@ -354,9 +383,12 @@ def report_authorities(
     of ``report.body`` join here with the rating work."""
     if report is not None and report_conflicted(user=actor, report=report):
         return frozenset()
+    authorities = set()
     if is_reviewer(actor):
-        return frozenset({Authority.REVIEWER})
-    return frozenset()
+        authorities.add(Authority.REVIEWER)
+    if report is not None and report_body_analyst(user=actor, report=report):
+        authorities.add(Authority.ANALYST)
+    return frozenset(authorities)
 
 
 def report_moves(*, state: str, authorities: frozenset[Authority]) -> list[str]:
@@ -366,13 +398,121 @@ def report_moves(*, state: str, authorities: frozenset[Authority]) -> list[str]:
     return [s for s in State.values if s in allowed and MOVED_BY[s] & authorities]
 
 
+# What the entity's owners and administrators read when a report about them goes
+# under investigation, and when it is decided.
+ENTITY_MESSAGES: dict[str, str] = {
+    State.INVESTIGATING: gettext_noop(
+        "%(body)s is investigating a report about %(publisher)s. You may answer it "
+        "until %(deadline)s."
+    ),
+    State.SUBSTANTIATED: gettext_noop("%(body)s upheld a report about %(publisher)s."),
+    State.DISMISSED: gettext_noop(
+        "%(body)s dismissed the report about %(publisher)s it investigated."
+    ),
+}
+ANSWER_MAX_LENGTH = 5000
+
+
+def _entity_people(report: MisconductReport) -> list[User]:
+    return list(
+        User.objects.filter(
+            memberships__organization_id=report.publisher_id,
+            memberships__role__in=ENTITY_ROLES,
+        ).distinct()
+    )
+
+
+def _tell_entity(report: MisconductReport, to: str, **params: Any) -> None:
+    link = reverse("report-detail", kwargs={"public_id": report.public_id})
+    for user in _entity_people(report):
+        notification_create(
+            user=user,
+            kind=Notification.Kind.CREDIT_RATING,
+            message=ENTITY_MESSAGES[to],
+            params={
+                "body": report.body.name if report.body else "",
+                "publisher": report.publisher.name,
+                "report": str(report.public_id),
+                **params,
+            },
+            link=link,
+        )
+
+
+def _finding_fields(
+    *,
+    report: MisconductReport,
+    severity: str,
+    category: str,
+    occurred_at: datetime | None,
+    now: datetime,
+) -> tuple[str, str, datetime]:
+    """The finding's severity, category (the report's by default) and when it
+    occurred (when the report was sent by default), checked."""
+    errors: dict[str, list[str]] = {}
+    if severity not in Finding.Severity.values:
+        errors["severity"] = [_("Say how serious the misconduct is.")]
+    category = category or report.category
+    if category not in MisconductReport.Category.values:
+        errors["category"] = [_("Choose a category.")]
+    occurred = occurred_at or report.created_at
+    if occurred > now:
+        errors["occurred_at"] = [
+            _("The misconduct cannot have occurred in the future.")
+        ]
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ApplicationError(first, code="invalid", details=errors)
+    return severity, category, occurred
+
+
+def _ensure_entity_heard(current: MisconductReport, now: datetime) -> None:
+    """A report is upheld only once the entity answered or its time passed."""
+    if current.entity_answered_at is not None:
+        return
+    if current.answer_deadline is not None and now > current.answer_deadline:
+        return
+    if current.answer_deadline is None:
+        raise Conflict(
+            _("The entity was not asked to answer: investigate the report first."),
+            code="entity_not_heard",
+        )
+    raise Conflict(
+        _(
+            "The entity may answer until %(deadline)s: uphold the report once it "
+            "answered or that time passed."
+        )
+        % {
+            "deadline": formats.date_format(
+                timezone.localtime(current.answer_deadline), "DATETIME_FORMAT"
+            )
+        },
+        code="entity_not_heard",
+    )
+
+
 @transaction.atomic
 def report_transition(
-    *, report: MisconductReport, to: str, actor: User, note: str = ""
+    *,
+    report: MisconductReport,
+    to: str,
+    actor: User,
+    note: str = "",
+    severity: str = "",
+    category: str = "",
+    occurred_at: datetime | None = None,
 ) -> MisconductReport:
     """Move ``report`` from the state the caller saw (``report.state``) to ``to``,
     if the table allows it, the actor may, and nobody moved it first; record the
-    move and tell the reporter."""
+    move and tell the reporter.
+
+    To ``investigating``: the publisher's owners and administrators are told and
+    may answer until ``answer_deadline``. To ``substantiated``: only once they
+    answered or the deadline passed, with the finding's ``severity``, ``category``
+    (the report's by default), ``occurred_at`` (when the report was sent by
+    default) and the reasons (``note``); the ``Finding`` is made here, and a
+    serious one opens rating watches. ``note`` gives the reasons for dismissing
+    too."""
     if to not in State.values:
         raise ApplicationError(
             _("Unknown state."), details={"to": [_("Unknown state.")]}
@@ -397,8 +537,24 @@ def report_transition(
     if to in NOTE_REQUIRED and not note:
         message = _("Tell the reporter why.")
         raise ApplicationError(message, details={"note": [message]})
+    now = timezone.now()
+    fields: dict[str, Any] = {}
+    if to == State.SUBSTANTIATED:
+        severity, category, occurred = _finding_fields(
+            report=report,
+            severity=severity,
+            category=category,
+            occurred_at=occurred_at,
+            now=now,
+        )
+        current = MisconductReport.objects.select_for_update().get(pk=report.pk)
+        _ensure_entity_heard(current, now)
+    elif to == State.INVESTIGATING:
+        from ratings.services.decisions import add_working_days
+
+        fields["answer_deadline"] = add_working_days(now, settings.REPORT_ANSWER_DAYS)
     moved = MisconductReport.objects.filter(pk=report.pk, state=source).update(
-        state=to, updated_at=timezone.now()
+        state=to, updated_at=now, **fields
     )
     if not moved:
         raise InvalidTransition(
@@ -408,6 +564,19 @@ def report_transition(
         report=report, actor=actor, from_state=source, to_state=to, note=note
     )
     report.refresh_from_db()
+    if to == State.INVESTIGATING:
+        _tell_entity(report, to, deadline=fields["answer_deadline"].isoformat())
+    elif to == State.SUBSTANTIATED:
+        _make_finding(
+            report=report,
+            actor=actor,
+            severity=severity,
+            category=category,
+            occurred_at=occurred,
+            reasons=note,
+        )
+    elif to == State.DISMISSED and report.answer_deadline is not None:
+        _tell_entity(report, to)
     # A deleted account hears of nothing; the report goes on without it.
     if report.reporter is not None:
         notification_create(
@@ -417,4 +586,94 @@ def report_transition(
             params={"publisher": report.publisher.name},
             link=reverse("report-detail", kwargs={"public_id": report.public_id}),
         )
+    return report
+
+
+def _make_finding(
+    *,
+    report: MisconductReport,
+    actor: User,
+    severity: str,
+    category: str,
+    occurred_at: datetime,
+    reasons: str,
+) -> Finding:
+    """The finding of a substantiated report; a serious one puts the publisher on
+    watch with every body it is actively enrolled with."""
+    finding = Finding.objects.create(
+        report=report,
+        entity_id=report.publisher_id,
+        body_id=report.body_id,
+        category=category,
+        severity=severity,
+        occurred_at=occurred_at,
+        reasons=reasons,
+        decided_by=actor,
+    )
+    CreditEvent.objects.create(
+        entity_id=report.publisher_id,
+        actor=actor,
+        action="finding_made",
+        to_state=severity,
+        payload={
+            "finding": finding.pk,
+            "report": str(report.public_id),
+            "category": category,
+            "severity": severity,
+            "occurred_at": occurred_at.isoformat(),
+        },
+    )
+    _tell_entity(report, State.SUBSTANTIATED)
+    if severity == Finding.Severity.SERIOUS:
+        from ratings.services.surveillance import watch_on_finding
+
+        watch_on_finding(finding=finding, actor=actor)
+    return finding
+
+
+@transaction.atomic
+def report_entity_answer(
+    *, actor: User, report: MisconductReport, text: str
+) -> MisconductReport:
+    """The publisher's answer to a report under investigation: by one of its
+    owners or administrators, once, until the deadline."""
+    if not Membership.objects.filter(
+        user=actor, organization_id=report.publisher_id, role__in=ENTITY_ROLES
+    ).exists():
+        raise PermissionDenied(
+            _("Only the publisher's owners and administrators answer its reports."),
+            code="not_of_the_entity",
+        )
+    current = MisconductReport.objects.select_for_update().get(pk=report.pk)
+    if current.state != State.INVESTIGATING or current.answer_deadline is None:
+        raise Conflict(
+            _("Only a report under investigation can be answered."),
+            code="not_investigating",
+        )
+    if current.entity_answered_at is not None:
+        raise Conflict(_("This report was answered already."), code="already_answered")
+    now = timezone.now()
+    if now > current.answer_deadline:
+        raise Conflict(_("The time to answer has passed."), code="answer_window_closed")
+    text = text.strip()
+    if not text:
+        raise ApplicationError.on_field("text", _("Write your answer."))
+    if len(text) > ANSWER_MAX_LENGTH:
+        raise ApplicationError.on_field(
+            "text",
+            _("Keep the answer to %(max)d characters.") % {"max": ANSWER_MAX_LENGTH},
+        )
+    MisconductReport.objects.filter(pk=current.pk).update(
+        entity_answer=text,
+        entity_answered_at=now,
+        entity_answered_by=actor,
+        updated_at=now,
+    )
+    CreditEvent.objects.create(
+        entity_id=current.publisher_id,
+        actor=actor,
+        action="report_answered",
+        payload={"report": str(current.public_id)},
+    )
+    report.refresh_from_db()
     return report

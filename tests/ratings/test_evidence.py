@@ -24,7 +24,7 @@ from marketplace.models import (
 from marketplace.services.certification import certificate_revoke
 from ratings import scoring
 from ratings.evidence import SEVERITY_BY_CATEGORY, gather, review_population_mean
-from ratings.models import Indicator, MisconductReport
+from ratings.models import Finding, Indicator, MisconductReport
 from tests.marketplace.certification_fixtures import (
     make_body,
     make_certificate,
@@ -37,7 +37,7 @@ from tests.marketplace.factories import (
     OrganizationFactory,
     UserFactory,
 )
-from tests.ratings.factories import MisconductReportFactory, ReportEventFactory
+from tests.ratings.factories import MisconductReportFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -77,21 +77,33 @@ def reply(to: Review, *, at: datetime) -> None:
 
 
 def finding(
-    publisher: Organization, *, category: str, at: datetime, agent: Agent | None = None
-) -> MisconductReport:
+    publisher: Organization,
+    *,
+    category: str,
+    at: datetime,
+    agent: Agent | None = None,
+    severity: str | None = None,
+    occurred_at: datetime | None = None,
+    repaired_at: datetime | None = None,
+) -> Finding:
+    """A substantiated report about ``publisher`` and its finding, decided ``at``."""
     report = MisconductReportFactory.create(
         publisher=publisher,
         agent=agent,
         category=category,
         state=ReportState.SUBSTANTIATED,
     )
-    event = ReportEventFactory.create(
+    made = Finding.objects.create(
         report=report,
-        from_state=ReportState.INVESTIGATING,
-        to_state=ReportState.SUBSTANTIATED,
+        entity=publisher,
+        category=category,
+        severity=severity or SEVERITY_BY_CATEGORY[category],
+        occurred_at=occurred_at or at,
+        reasons="Found.",
+        repaired_at=repaired_at,
     )
-    type(event).objects.filter(pk=event.pk).update(created_at=at)
-    return report
+    Finding.objects.filter(pk=made.pk).update(decided_at=at)
+    return made
 
 
 def later(certificate: Certificate, at: datetime) -> None:
@@ -338,6 +350,40 @@ def test_population_mean_is_the_same_for_every_chunk(world: World) -> None:
     assert review_population_mean(as_of=world.as_of) == Decimal("3.25")
     assert one["review_score"]["population_mean"] == Decimal("3.25")
     assert other["review_score"]["population_mean"] == Decimal("3.25")
+
+
+def test_findings_read_the_finding_rows_as_of() -> None:
+    # given: a finding the body judged minor though its category is serious,
+    # which occurred long before it was decided and was repaired later
+    as_of = timezone.now()
+    publisher = OrganizationFactory.create()
+    occurred = as_of - timedelta(days=200)
+    finding(
+        publisher,
+        category="concealing_defects",
+        severity="minor",
+        at=as_of - timedelta(days=10),
+        occurred_at=occurred,
+        repaired_at=as_of - timedelta(days=5),
+    )
+    finding(publisher, category="other", at=as_of + HOUR)  # decided after as_of
+
+    # when
+    now = gather(entity_ids=[publisher.pk], as_of=as_of)[publisher.pk]
+    before_repair = gather(entity_ids=[publisher.pk], as_of=as_of - timedelta(days=6))[
+        publisher.pk
+    ]
+
+    # then
+    assert now["findings"] == [
+        {
+            "severity": "minor",
+            "occurred_at": occurred,
+            "repaired": True,
+            "category": "concealing_defects",
+        }
+    ]
+    assert before_repair["findings"][0]["repaired"] is False
 
 
 def test_every_category_has_a_severity() -> None:
