@@ -10,7 +10,9 @@ from ratings.models import (
     CreditEvent,
     CycleChunk,
     Enrolment,
+    Finding,
     GradeBand,
+    GradeMeasure,
     Indicator,
     Methodology,
     MisconductReport,
@@ -18,8 +20,11 @@ from ratings.models import (
     OverrideRule,
     Rating,
     RatingCycle,
+    RepairApplication,
     ReportEvent,
     ReportEvidence,
+    Sanction,
+    Watch,
 )
 
 
@@ -205,3 +210,45 @@ class ObjectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Objection]):
     list_display = ["rating", "grounds", "state", "filed_at", "answered_at"]
     list_filter = ["state", "grounds"]
     list_select_related = ["rating"]
+
+
+@admin.register(GradeMeasure)
+class GradeMeasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[GradeMeasure]):
+    list_display = ["grade", "kind", "duration_days", "methodology"]
+    list_filter = ["kind"]
+    list_select_related = ["methodology"]
+
+
+# Findings, watches, sanctions and credit repair change only through their
+# services, which record each decision with who and when.
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Finding]):
+    list_display = ["entity", "category", "severity", "occurred_at", "repaired_at"]
+    list_filter = ["severity", "category"]
+    search_fields = ["entity__slug"]
+    list_select_related = ["entity"]
+
+
+@admin.register(Watch)
+class WatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Watch]):
+    list_display = ["entity", "body", "reason", "opened_at", "due_at", "resolution"]
+    list_filter = ["reason", "resolution"]
+    search_fields = ["entity__slug", "body__slug"]
+    list_select_related = ["entity", "body"]
+
+
+@admin.register(Sanction)
+class SanctionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Sanction]):
+    list_display = ["entity", "body", "kind", "state", "starts_at", "ends_at"]
+    list_filter = ["kind", "state"]
+    search_fields = ["entity__slug", "body__slug"]
+    list_select_related = ["entity", "body"]
+
+
+@admin.register(RepairApplication)
+class RepairApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[RepairApplication]):
+    list_display = ["sanction", "state", "applied_at", "decided_at"]
+    list_filter = ["state"]
+    list_select_related = ["sanction"]

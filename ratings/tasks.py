@@ -63,8 +63,43 @@ def cycle_sweep_stuck(**kwargs: Any) -> int:
     return cycle_sweep_stuck()
 
 
+@_rating_task("ratings.cycles_start_due", soft_time_limit=60, time_limit=120)
+def cycles_start_due(**kwargs: Any) -> int:
+    from ratings.services.cycles import cycles_start_due
+
+    return cycles_start_due()
+
+
 @_rating_task("ratings.ratings_publish_due", soft_time_limit=120, time_limit=180)
 def ratings_publish_due(**kwargs: Any) -> int:
     from ratings.services.decisions import ratings_publish_due
 
     return ratings_publish_due()
+
+
+@_rating_task("ratings.sanctions_expire", soft_time_limit=120, time_limit=180)
+def sanctions_expire(**kwargs: Any) -> int:
+    from ratings.services.sanctions import sanctions_expire
+
+    return sanctions_expire()
+
+
+@_rating_task("ratings.watch_scan", soft_time_limit=120, time_limit=180)
+def watch_scan(**kwargs: Any) -> int:
+    from ratings.services.surveillance import watch_scan
+
+    return watch_scan()
+
+
+@_rating_task("ratings.watch_remind_overdue", soft_time_limit=60, time_limit=120)
+def watch_remind_overdue(**kwargs: Any) -> int:
+    from ratings.services.surveillance import watch_remind_overdue
+
+    return watch_remind_overdue()
+
+
+@_rating_task("ratings.ratings_expire", soft_time_limit=120, time_limit=180)
+def ratings_expire(**kwargs: Any) -> int:
+    from ratings.services.surveillance import ratings_expire
+
+    return ratings_expire()

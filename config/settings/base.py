@@ -311,6 +311,11 @@ REPORT_EVIDENCE_ROOT = Path(
     env.str("REPORT_EVIDENCE_ROOT", default=str(VAR_DIR / "private"))
 )
 REPORT_EVIDENCE_MAX_BYTES = env.int("REPORT_EVIDENCE_MAX_BYTES", default=5_242_880)
+# Working days the entity has to answer a report under investigation.
+REPORT_ANSWER_DAYS = env.int("REPORT_ANSWER_DAYS", default=10)
+# New misconduct reports about an entity in 7 days that open a rating watch (and at
+# least three times its weekly average over the 30 days before).
+WATCH_COMPLAINT_SPIKE = env.int("WATCH_COMPLAINT_SPIKE", default=5)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -402,6 +407,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "MisconductReportStateEnum": "ratings.models.MisconductReport.State",
+        "SanctionKindEnum": "ratings.models.surveillance.SANCTION_KIND_CHOICES",
+        "OrganizationKindEnum": "marketplace.models.Organization.Kind",
     },
 }
 
@@ -479,9 +486,29 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "ratings.cycle_sweep_stuck",
         "schedule": 10 * 60,
     },
+    "start-scheduled-rating-cycles": {
+        "task": "ratings.cycles_start_due",
+        "schedule": 60,
+    },
     "publish-ratings-out-of-objection": {
         "task": "ratings.ratings_publish_due",
         "schedule": 15 * 60,
+    },
+    "scan-for-rating-watches": {
+        "task": "ratings.watch_scan",
+        "schedule": 60 * 60,
+    },
+    "remind-overdue-rating-watches": {
+        "task": "ratings.watch_remind_overdue",
+        "schedule": 6 * 60 * 60,
+    },
+    "expire-credit-ratings": {
+        "task": "ratings.ratings_expire",
+        "schedule": 60 * 60,
+    },
+    "expire-credit-sanctions": {
+        "task": "ratings.sanctions_expire",
+        "schedule": 60 * 60,
     },
 }
 

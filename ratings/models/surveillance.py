@@ -13,6 +13,13 @@ from .cycles import Rating
 from .methodologies import GradeMeasure
 from .reports import Finding
 
+# The measures of ``GradeMeasure.Kind`` that are sanctions (the rest are incentives).
+SANCTION_KIND_CHOICES = [
+    choice
+    for choice in GradeMeasure.Kind.choices
+    if choice[0] not in GradeMeasure.INCENTIVES
+]
+
 
 class Watch(models.Model):
     """A rating watch: something happened (a serious finding, a recall, a spike of
@@ -142,9 +149,7 @@ class Sanction(models.Model):
     kind = models.CharField(
         _("sanction"),
         max_length=20,
-        choices=[
-            c for c in GradeMeasure.Kind.choices if c[0] not in GradeMeasure.INCENTIVES
-        ],
+        choices=SANCTION_KIND_CHOICES,
     )
     reason = models.TextField(_("reasons"))
     state = models.CharField(

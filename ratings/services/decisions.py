@@ -50,7 +50,10 @@ from config.exceptions import ApplicationError, Conflict, PermissionDenied
 from marketplace.models import Membership, Notification, Organization, User
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.notifications import notification_create
-from marketplace.services.organizations import organization_set_credit_grade
+from marketplace.services.organizations import (
+    organization_set_credit_grade,
+    organization_set_credit_measures,
+)
 from ratings import scoring
 from ratings.models import (
     CommitteeVote,
@@ -61,6 +64,7 @@ from ratings.models import (
 )
 
 from .methodologies import AUTHOR_ROLES, ENTITY_ROLES
+from .sanctions import credit_measures_sync
 
 Role = Membership.Role
 State = Rating.State
@@ -245,11 +249,17 @@ def conflict_declare(
 
 @transaction.atomic
 def rating_analyst_review(
-    *, actor: User, rating: Rating, adjustment: int = 0, reason: str = ""
+    *,
+    actor: User,
+    rating: Rating,
+    adjustment: int = 0,
+    reason: str = "",
+    outlook: str = Rating.Outlook.STABLE,
 ) -> Rating:
     """The maker: an analyst (or an owner or administrator) of the body reviews a
     computed rating and may move its computed grade one notch along the
-    methodology's scale, with a written reason. computed -> analyst_reviewed."""
+    methodology's scale, with a written reason, and gives its ``outlook`` (stable
+    by default). computed -> analyst_reviewed."""
     rating = _locked(rating)
     _ensure_role(
         actor=actor,
@@ -266,6 +276,8 @@ def rating_analyst_review(
         raise ApplicationError.on_field(
             "adjustment", _("An analyst may move a grade by one notch at most.")
         )
+    if outlook not in Rating.Outlook.values:
+        raise ApplicationError.on_field("outlook", _("Choose an outlook."))
     reason = reason.strip()
     if adjustment and not reason:
         raise ApplicationError.on_field(
@@ -302,8 +314,14 @@ def rating_analyst_review(
         rating,
         to=State.ANALYST_REVIEWED,
         actor=actor,
-        payload={"adjustment": adjustment, "reason": reason, "grade": grade},
+        payload={
+            "adjustment": adjustment,
+            "reason": reason,
+            "grade": grade,
+            "outlook": outlook,
+        },
         grade=grade,
+        outlook=outlook,
         analyst=actor,
         adjustment=adjustment,
         adjustment_reason=reason,
@@ -638,7 +656,13 @@ def _publish(rating: Rating, *, actor: User | None, now: datetime) -> None:
             )
     else:
         _ensure_state(rating, State.NOTICE, State.RE_REVIEWED)
-    _move(rating, to=State.PUBLISHED, actor=actor, published_at=now)
+    _move(
+        rating,
+        to=State.PUBLISHED,
+        actor=actor,
+        published_at=now,
+        valid_until=now + timedelta(days=rating.cycle.methodology.validity_days),
+    )
     earlier = (
         Rating.objects.select_for_update(of=("self",))
         .select_related("cycle")
@@ -658,14 +682,29 @@ def _publish(rating: Rating, *, actor: User | None, now: datetime) -> None:
         )
     # The store shows the grade and search filters by it: marketplace keeps it.
     organization_set_credit_grade(organization_id=rating.entity_id, grade=rating.grade)
+    organization_set_credit_measures(
+        organization_id=rating.entity_id, credit_outlook=rating.outlook
+    )
+    credit_measures_sync(entity_id=rating.entity_id)
 
 
 @transaction.atomic
 def rating_publish(*, rating: Rating, actor: User | None = None) -> Rating:
     """notice (window closed, no objection) or re_reviewed (objection answered)
     -> published; the entity's earlier published rating by the same body is
-    superseded. No sanction is applied here."""
+    superseded. No sanction is applied here. A person who publishes is one of
+    the body's people without a conflict with the entity; beat publishes as
+    nobody (``actor`` None)."""
     rating = _locked(rating)
+    if actor is not None:
+        _ensure_role(
+            actor=actor,
+            rating=rating,
+            roles=AUTHOR_ROLES | {Role.COMMITTEE_MEMBER},
+            message=_("Only the body's people publish its ratings."),
+            code="not_of_the_body",
+        )
+        _ensure_impartial(actor=actor, rating=rating)
     _publish(rating, actor=actor, now=timezone.now())
     return rating
 

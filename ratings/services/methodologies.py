@@ -2,15 +2,17 @@
 
 An industry body's owners, administrators and analysts write a methodology as a
 draft: its text, the commitment entities sign, indicators with weights, the grade
-scale and override rules. Publishing checks it is whole (weights add up to 100,
-every band's grade is one of the store's, the scale starts at 0) and makes it
-public; from then on nothing in it changes: a change is a new version, a draft
-copied from it. A published methodology is retired when a newer version is
-published.
+scale, override rules and the measures each grade calls for (sanctions a person
+of the body may impose, incentives the store grants). Publishing checks it is
+whole (weights add up to 100, every band's grade is one of the store's, the
+scale starts at 0) and makes it public; from then on nothing in it changes: a
+change is a new version, a draft copied from it. A published methodology is
+retired when a newer version is published.
 
 An entity (a publisher) enrols in a body's rating by signing the commitment of the
 body's methodology in force; it may withdraw, which ends future ratings and keeps
-its history.
+its history, but not while it is on the body's watch, has a rating of the body
+under notice or objection, or is under a sanction of the body.
 """
 
 from decimal import Decimal
@@ -31,9 +33,13 @@ from ratings.models import (
     CreditEvent,
     Enrolment,
     GradeBand,
+    GradeMeasure,
     Indicator,
     Methodology,
     OverrideRule,
+    Rating,
+    Sanction,
+    Watch,
 )
 
 Role = Membership.Role
@@ -43,6 +49,14 @@ AUTHOR_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.ANALYST})
 ENTITY_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 TOTAL_WEIGHT = Decimal("100")
 MAX_INDICATORS = 40
+# A sanction lasts, and its repair waits, at most ten years.
+MAX_MEASURE_DAYS = 3650
+# While an entity's rating is in one of these states, it may not withdraw.
+UNSETTLED_RATING_STATES = (
+    Rating.State.NOTICE,
+    Rating.State.OBJECTED,
+    Rating.State.RE_REVIEWED,
+)
 
 
 def _ensure_author(*, actor: User, body: Organization) -> None:
@@ -290,6 +304,70 @@ def _clean_overrides(overrides: object) -> list[OverrideRule]:
     return cleaned
 
 
+def _days(value: object) -> int | None:
+    """A whole number of days above 0 (not a boolean, not a fraction), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or not 0 < value <= MAX_MEASURE_DAYS:
+        return None
+    return value
+
+
+def _clean_measures(measures: object, *, grades: set[str]) -> list[GradeMeasure]:
+    """What each grade calls for: sanctions a person may impose on an entity with
+    that grade, for ``duration_days``, repairable after ``repair_after_days``, and
+    incentives that hold while the grade stands. Every grade must be one of the
+    methodology's scale."""
+    if not isinstance(measures, list):
+        raise ApplicationError.on_field(
+            "measures", _("Give the grade measures as a list.")
+        )
+    cleaned: list[GradeMeasure] = []
+    for number, item in enumerate(measures, start=1):
+        if not isinstance(item, dict):
+            raise ApplicationError.on_field("measures", _("Each measure is an object."))
+        grade = str(item.get("grade", ""))
+        kind = str(item.get("kind", ""))
+        duration = _days(item.get("duration_days", 365))
+        repair_after = _days(item.get("repair_after_days", 90))
+        problems = []
+        if grade not in grades:
+            problems.append(
+                _("a grade of this methodology's scale (%(grades)s)")
+                % {"grades": ", ".join(sorted(grades, key=GRADES.index))}
+            )
+        if kind not in GradeMeasure.Kind.values:
+            problems.append(
+                _("a known measure (%(kinds)s)")
+                % {"kinds": ", ".join(GradeMeasure.Kind.values)}
+            )
+        if duration is None or repair_after is None:
+            problems.append(
+                _("a number of days from 1 to %(most)d") % {"most": MAX_MEASURE_DAYS}
+            )
+        if problems or duration is None or repair_after is None:
+            raise ApplicationError.on_field(
+                "measures",
+                _("Measure %(number)d needs %(problems)s.")
+                % {"number": number, "problems": "; ".join(problems)},
+            )
+        cleaned.append(
+            GradeMeasure(
+                grade=grade,
+                kind=kind,
+                duration_days=duration,
+                repair_after_days=repair_after,
+            )
+        )
+    if len({(m.grade, m.kind) for m in cleaned}) != len(cleaned):
+        raise ApplicationError.on_field(
+            "measures", _("A measure is given twice for the same grade.")
+        )
+    return cleaned
+
+
 @transaction.atomic
 def methodology_set_content(
     *,
@@ -298,22 +376,34 @@ def methodology_set_content(
     indicators: list[dict[str, Any]],
     bands: list[dict[str, Any]],
     overrides: list[dict[str, Any]] | None = None,
+    measures: list[dict[str, Any]] | None = None,
 ) -> Methodology:
-    """Replace a draft's indicators, grade scale and override rules."""
+    """Replace a draft's indicators, grade scale, override rules and the measures
+    (sanctions and incentives) each grade calls for."""
     methodology = _draft(methodology)
     _ensure_author(actor=actor, body=methodology.body)
     cleaned_indicators = _clean_indicators(indicators)
     cleaned_bands = _clean_bands(bands)
     cleaned_overrides = _clean_overrides(overrides or [])
+    cleaned_measures = _clean_measures(
+        measures or [], grades={band.grade for band in cleaned_bands}
+    )
     methodology.indicators.all().delete()
     methodology.bands.all().delete()
     methodology.overrides.all().delete()
-    for rows in (cleaned_indicators, cleaned_bands, cleaned_overrides):
+    methodology.measures.all().delete()
+    for rows in (
+        cleaned_indicators,
+        cleaned_bands,
+        cleaned_overrides,
+        cleaned_measures,
+    ):
         for row in rows:
             row.methodology = methodology
     Indicator.objects.bulk_create(cleaned_indicators)
     GradeBand.objects.bulk_create(cleaned_bands)
     OverrideRule.objects.bulk_create(cleaned_overrides)
+    GradeMeasure.objects.bulk_create(cleaned_measures)
     CreditEvent.objects.create(
         methodology=methodology,
         actor=actor,
@@ -322,6 +412,7 @@ def methodology_set_content(
             "indicators": len(cleaned_indicators),
             "bands": len(cleaned_bands),
             "overrides": len(cleaned_overrides),
+            "measures": len(cleaned_measures),
         },
     )
     return methodology
@@ -412,6 +503,16 @@ def methodology_new_version(*, actor: User, methodology: Methodology) -> Methodo
         )
         for r in methodology.overrides.all()
     )
+    GradeMeasure.objects.bulk_create(
+        GradeMeasure(
+            methodology=copy,
+            grade=m.grade,
+            kind=m.kind,
+            duration_days=m.duration_days,
+            repair_after_days=m.repair_after_days,
+        )
+        for m in methodology.measures.all()
+    )
     return copy
 
 
@@ -479,12 +580,53 @@ def enrolment_sign(
     return enrolment
 
 
+def _ensure_free_to_withdraw(enrolment: Enrolment) -> None:
+    """An entity does not leave a body's rating to escape it: not while on the
+    body's watch, not while a rating of the body is under notice or objection,
+    not while a sanction of the body is in force."""
+    entity, body = enrolment.entity, enrolment.body
+    names = {"entity": entity.name, "body": body.name}
+    if Watch.objects.filter(
+        entity=entity, body=body, resolved_at__isnull=True
+    ).exists():
+        raise Conflict(
+            _(
+                "%(entity)s is on %(body)s's rating watch: it may withdraw once the "
+                "watch is resolved."
+            )
+            % names,
+            code="withdrawal_on_watch",
+        )
+    if Rating.objects.filter(
+        entity=entity, cycle__body=body, state__in=UNSETTLED_RATING_STATES
+    ).exists():
+        raise Conflict(
+            _(
+                "A rating of %(entity)s by %(body)s is under notice or objection: "
+                "it may withdraw once the rating is published."
+            )
+            % names,
+            code="withdrawal_rating_open",
+        )
+    if Sanction.objects.filter(
+        entity=entity, body=body, state=Sanction.State.ACTIVE
+    ).exists():
+        raise Conflict(
+            _(
+                "%(entity)s is under a sanction of %(body)s: it may withdraw once the "
+                "sanction has ended or been lifted by credit repair."
+            )
+            % names,
+            code="withdrawal_sanctioned",
+        )
+
+
 @transaction.atomic
 def enrolment_withdraw(*, actor: User, enrolment: Enrolment) -> Enrolment:
     """End the entity's enrolment: no future ratings; its history stays public."""
     enrolment = (
         Enrolment.objects.select_for_update(of=("self",))
-        .select_related("entity")
+        .select_related("entity", "body")
         .get(pk=enrolment.pk)
     )
     if membership_role(user=actor, organization=enrolment.entity) not in ENTITY_ROLES:
@@ -494,6 +636,7 @@ def enrolment_withdraw(*, actor: User, enrolment: Enrolment) -> Enrolment:
         )
     if enrolment.withdrawn_at is not None:
         return enrolment
+    _ensure_free_to_withdraw(enrolment)
     enrolment.withdrawn_at = timezone.now()
     enrolment.withdrawn_by = actor
     enrolment.save(update_fields=["withdrawn_at", "withdrawn_by"])

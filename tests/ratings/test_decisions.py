@@ -584,3 +584,23 @@ def test_a_forced_grade_cannot_be_adjusted(world: World) -> None:
         _reviewed(world, adjustment=1, reason="Seems harsh.")
     assert error.value.code == "forced_grade"
     assert _reviewed(world).grade == "D"
+
+
+def test_only_the_bodys_impartial_people_publish_a_rating(world: World) -> None:
+    # given a notice whose objection window closed
+    rating = _noticed(world)
+    Rating.objects.filter(pk=rating.pk).update(
+        objection_deadline=timezone.now() - timedelta(seconds=1)
+    )
+    outsider = UserFactory.create()
+    conflicted = world.committee[4]
+    conflict_declare(actor=conflicted, entity=rating.entity, reason="A former client.")
+    # when / then: the entity's owner, an outsider and a conflicted member may not
+    for who in (world.entity_owner, outsider, conflicted):
+        with pytest.raises(PermissionDenied):
+            rating_publish(rating=rating, actor=who)
+    rating.refresh_from_db()
+    assert rating.state == State.NOTICE
+    # and a committee member of the body may
+    published = rating_publish(rating=rating, actor=world.committee[3])
+    assert published.state == State.PUBLISHED

@@ -259,3 +259,93 @@ def test_only_publishers_enrol() -> None:
     with pytest.raises(ApplicationError) as refused:
         enrolment_sign(actor=owner, entity=other_body, body=body)
     assert refused.value.code == "not_an_entity"
+
+
+# --- Grade measures -------------------------------------------------------------------
+
+MEASURES: list[dict[str, Any]] = [
+    {"grade": "AAA", "kind": "store_badge"},
+    {"grade": "C", "kind": "downrank", "duration_days": 180, "repair_after_days": 30},
+    {"grade": "D", "kind": "dishonesty_list", "duration_days": "730"},
+]
+
+
+def test_measures_are_set_on_a_draft_and_copied_to_a_new_version() -> None:
+    # given
+    body, analyst = _body()
+    methodology = _draft(body, analyst)
+    # when
+    methodology_set_content(
+        actor=analyst,
+        methodology=methodology,
+        indicators=INDICATORS,
+        bands=BANDS,
+        measures=MEASURES,
+    )
+    methodology = methodology_publish(actor=analyst, methodology=methodology)
+    second = methodology_new_version(actor=analyst, methodology=methodology)
+    # then
+    expected = [
+        ("AAA", "store_badge", 365, 90),
+        ("C", "downrank", 180, 30),
+        ("D", "dishonesty_list", 730, 90),
+    ]
+    fields = ("grade", "kind", "duration_days", "repair_after_days")
+    assert list(methodology.measures.values_list(*fields)) == expected
+    assert list(second.measures.values_list(*fields)) == expected
+    event = CreditEvent.objects.get(
+        methodology=methodology, action="methodology_content_set"
+    )
+    assert event.payload["measures"] == 3
+    # A published methodology's measures never change.
+    with pytest.raises(Conflict):
+        methodology_set_content(
+            actor=analyst,
+            methodology=methodology,
+            indicators=INDICATORS,
+            bands=BANDS,
+            measures=[],
+        )
+    assert methodology.measures.count() == 3
+    # Setting the draft's content again replaces its measures.
+    methodology_set_content(
+        actor=analyst, methodology=second, indicators=INDICATORS, bands=BANDS
+    )
+    assert second.measures.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("measures", "problem"),
+    [
+        ("downrank", "list"),
+        (["downrank"], "object"),
+        ([{"grade": "BB", "kind": "downrank"}], "Measure 1"),
+        ([{"grade": "C", "kind": "fine"}], "known measure"),
+        ([{"grade": "C", "kind": "downrank", "duration_days": 0}], "days"),
+        ([{"grade": "C", "kind": "downrank", "duration_days": -5}], "days"),
+        ([{"grade": "C", "kind": "downrank", "repair_after_days": 1.5}], "days"),
+        ([{"grade": "C", "kind": "downrank", "repair_after_days": True}], "days"),
+        ([{"grade": "C", "kind": "downrank", "duration_days": 99999}], "days"),
+        (
+            [MEASURES[0], {"grade": "C", "kind": "suspension"}, MEASURES[0]],
+            "twice",
+        ),
+    ],
+)
+def test_malformed_measures_are_refused_naming_the_field(
+    measures: Any, problem: str
+) -> None:
+    body, analyst = _body()
+    methodology = _draft(body, analyst)
+    with pytest.raises(ApplicationError) as refused:
+        methodology_set_content(
+            actor=analyst,
+            methodology=methodology,
+            indicators=INDICATORS,
+            bands=BANDS,
+            measures=measures,
+        )
+    assert list(refused.value.details) == ["measures"]
+    assert problem in refused.value.message
+    assert methodology.measures.count() == 0
+    assert methodology.indicators.count() == 0
