@@ -1,8 +1,109 @@
 from django.urls import path
 
+from ratings.api import cycles as cycle_api
+from ratings.api import methodologies
+from ratings.api import registry as registry_views
 from ratings.api import reports as views
+from ratings.api import sanctions as sanction_views
+from ratings.api import surveillance as surveillance_views
 
 urlpatterns = [
+    # Rating cycles and decisions (ratings.api.cycles).
+    path(
+        "credit/bodies/<slug:slug>/cycles/",
+        cycle_api.BodyCycleListApi.as_view(),
+        name="api-credit-body-cycles",
+    ),
+    path(
+        "credit/cycles/<uuid:public_id>/",
+        cycle_api.CycleDetailApi.as_view(),
+        name="api-credit-cycle-detail",
+    ),
+    path(
+        "credit/cycles/<uuid:public_id>/cancel/",
+        cycle_api.CycleCancelApi.as_view(),
+        name="api-credit-cycle-cancel",
+    ),
+    path(
+        "credit/cycles/<uuid:public_id>/ratings/",
+        cycle_api.CycleRatingListApi.as_view(),
+        name="api-credit-cycle-ratings",
+    ),
+    path(
+        "credit/ratings/<int:pk>/",
+        cycle_api.RatingDetailApi.as_view(),
+        name="api-credit-rating-detail",
+    ),
+    path(
+        "credit/ratings/<int:pk>/review/",
+        cycle_api.RatingReviewApi.as_view(),
+        name="api-credit-rating-review",
+    ),
+    path(
+        "credit/ratings/<int:pk>/votes/",
+        cycle_api.RatingVoteApi.as_view(),
+        name="api-credit-rating-votes",
+    ),
+    path(
+        "credit/ratings/<int:pk>/notify/",
+        cycle_api.RatingNotifyApi.as_view(),
+        name="api-credit-rating-notify",
+    ),
+    path(
+        "credit/ratings/<int:pk>/publish/",
+        cycle_api.RatingPublishApi.as_view(),
+        name="api-credit-rating-publish",
+    ),
+    path(
+        "credit/ratings/<int:pk>/objection/",
+        cycle_api.RatingObjectionApi.as_view(),
+        name="api-credit-rating-objection",
+    ),
+    path(
+        "credit/ratings/<int:pk>/objection/answer/",
+        cycle_api.ObjectionAnswerApi.as_view(),
+        name="api-credit-objection-answer",
+    ),
+    path(
+        "credit/conflicts/",
+        cycle_api.ConflictDeclareApi.as_view(),
+        name="api-credit-conflicts",
+    ),
+    path(
+        "credit/bodies/<slug:body>/methodologies/",
+        methodologies.BodyMethodologyListApi.as_view(),
+        name="api-credit-body-methodologies",
+    ),
+    path(
+        "credit/methodologies/",
+        methodologies.MethodologyListApi.as_view(),
+        name="api-credit-methodology-list",
+    ),
+    path(
+        "credit/methodologies/<uuid:public_id>/",
+        methodologies.MethodologyDetailApi.as_view(),
+        name="api-credit-methodology-detail",
+    ),
+    path(
+        "credit/methodologies/<uuid:public_id>/publish/",
+        methodologies.MethodologyPublishApi.as_view(),
+        name="api-credit-methodology-publish",
+    ),
+    path(
+        "credit/methodologies/<uuid:public_id>/new-version/",
+        methodologies.MethodologyNewVersionApi.as_view(),
+        name="api-credit-methodology-new-version",
+    ),
+    path(
+        "credit/entities/<slug:entity>/enrolments/",
+        methodologies.EntityEnrolmentListApi.as_view(),
+        name="api-credit-entity-enrolments",
+    ),
+    path(
+        "credit/enrolments/<int:pk>/withdraw/",
+        methodologies.EnrolmentWithdrawApi.as_view(),
+        name="api-credit-enrolment-withdraw",
+    ),
     path("reports/", views.ReportCollectionApi.as_view(), name="api-report-list"),
     path(
         "reports/<uuid:public_id>/",
@@ -18,5 +119,60 @@ urlpatterns = [
         "reports/<uuid:public_id>/evidence/<int:evidence_id>/",
         views.ReportEvidenceDownloadApi.as_view(),
         name="api-report-evidence",
+    ),
+    path(
+        "reports/<uuid:public_id>/answer/",
+        views.ReportAnswerApi.as_view(),
+        name="api-report-answer",
+    ),
+    path(
+        "credit/bodies/<slug:slug>/watches/",
+        surveillance_views.BodyWatchListApi.as_view(),
+        name="api-credit-body-watches",
+    ),
+    path(
+        "credit/watches/<uuid:public_id>/resolve/",
+        surveillance_views.WatchResolveApi.as_view(),
+        name="api-credit-watch-resolve",
+    ),
+    path(
+        "credit/bodies/<slug:slug>/sanctions/",
+        sanction_views.BodySanctionListApi.as_view(),
+        name="api-credit-body-sanctions",
+    ),
+    path(
+        "credit/ratings/<int:pk>/sanctions/",
+        sanction_views.RatingSanctionImposeApi.as_view(),
+        name="api-credit-sanction-impose",
+    ),
+    path(
+        "credit/sanctions/<uuid:public_id>/repairs/",
+        sanction_views.SanctionRepairApplyApi.as_view(),
+        name="api-credit-repair-apply",
+    ),
+    path(
+        "credit/repairs/<uuid:public_id>/decide/",
+        sanction_views.RepairDecideApi.as_view(),
+        name="api-credit-repair-decide",
+    ),
+    path(
+        "credit/entities/<slug:slug>/sanctions/",
+        sanction_views.EntitySanctionListApi.as_view(),
+        name="api-credit-entity-sanctions",
+    ),
+    path(
+        "credit/entities/",
+        registry_views.EntityListApi.as_view(),
+        name="api-credit-entity-list",
+    ),
+    path(
+        "credit/entities/<slug:slug>/",
+        registry_views.EntityCreditProfileApi.as_view(),
+        name="api-credit-entity-detail",
+    ),
+    path(
+        "credit/dishonesty-list/",
+        registry_views.DishonestyListApi.as_view(),
+        name="api-credit-dishonesty-list",
     ),
 ]
