@@ -9,9 +9,9 @@ chord over thousands of tasks on Redis loses its callback). Instead:
   ``chunk_size`` entities, the total, -> scoring; on commit it enqueues one
   ``chunk_run`` per chunk and the finaliser (with a countdown).
 - ``chunk_run`` gathers the chunk's evidence, scores every entity and writes
-  the ratings with ``bulk_create(ignore_conflicts=True)`` on the unique
-  (cycle, entity) key, marks the chunk done and sets ``cycle.done`` from a
-  COUNT, all in one transaction: a chunk run twice (a retry, a second delivery
+  the ratings not there yet (``_write_ratings``: ``COPY`` on PostgreSQL) under
+  the unique (cycle, entity) key, marks the chunk done and sets ``cycle.done``
+  from a COUNT, all in one transaction: a chunk run twice (a retry, a second delivery
   after a worker was killed) rates no one twice and counts no one twice. The
   chunk that completes the cycle moves it to review at once.
 - ``cycle_finalise`` is the safety net: it counts the ratings; when all are
@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -225,10 +225,13 @@ def cycle_create(
     chunk_size: int = 500,
     trigger: str = Trigger.MANUAL,
     entity: Organization | None = None,
+    scheduled_for: datetime | None = None,
 ) -> RatingCycle:
     """A new cycle of a published methodology over the body's enrolled entities
     (or, for a rating watch, over ``entity``), as the evidence stood at
-    ``as_of`` (now by default); it starts as soon as this commits."""
+    ``as_of`` (now by default); it starts as soon as this commits. A cycle
+    ``scheduled_for`` a later moment reads the evidence as it stands then, and
+    beat starts it at that moment (``cycles_start_due``)."""
     from ratings.tasks import cycle_start as cycle_start_task
 
     methodology = Methodology.objects.select_for_update().get(pk=methodology.pk)
@@ -247,8 +250,19 @@ def cycle_create(
             code="methodology_not_published",
         )
     now = timezone.now()
-    as_of = as_of or now
-    if timezone.is_naive(as_of) or as_of > now:
+    if scheduled_for is not None:
+        if timezone.is_naive(scheduled_for) or scheduled_for <= now:
+            message = _("Give a later moment with its time zone.")
+            raise ApplicationError(
+                _("A cycle is scheduled for a moment to come."),
+                details={"scheduled_for": [message]},
+            )
+        if as_of is not None:
+            message = _("A scheduled cycle reads the evidence as of its start.")
+            raise ApplicationError(message, details={"as_of": [message]})
+        trigger = Trigger.SCHEDULE if trigger == Trigger.MANUAL else trigger
+    as_of = as_of or scheduled_for or now
+    if timezone.is_naive(as_of) or (scheduled_for is None and as_of > now):
         raise ApplicationError(
             _("The evidence date must be an aware moment that is not in the future."),
             details={"as_of": [_("Give a past moment with its time zone.")]},
@@ -286,6 +300,7 @@ def cycle_create(
         trigger=trigger,
         entity=entity,
         as_of=as_of,
+        scheduled_for=scheduled_for,
         chunk_size=chunk_size,
         started_by=actor,
     )
@@ -299,10 +314,30 @@ def cycle_create(
             "trigger": trigger,
             "entity": entity.pk if entity else None,
             "as_of": as_of.isoformat(),
+            "scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
         },
     )
-    cycle_start_task.delay_on_commit(cycle_id=cycle.pk)  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
+    if scheduled_for is None:
+        cycle_start_task.delay_on_commit(cycle_id=cycle.pk)  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
     return cycle
+
+
+@transaction.atomic
+def cycles_start_due(*, now: datetime | None = None) -> int:
+    """For beat: start the scheduled cycles whose moment has come. Returns how
+    many were sent; a cycle sent twice starts once (``cycle_start`` moves it only
+    from scheduled)."""
+    from ratings.tasks import cycle_start as cycle_start_task
+
+    now = now or timezone.now()
+    due = list(
+        RatingCycle.objects.filter(state=State.SCHEDULED, scheduled_for__lte=now)
+        .order_by("scheduled_for", "pk")
+        .values_list("pk", flat=True)
+    )
+    for cycle_id in due:
+        cycle_start_task.delay_on_commit(cycle_id=cycle_id)  # type: ignore[attr-defined]  # DjangoTask's, not in celery-types
+    return len(due)
 
 
 @transaction.atomic
@@ -316,6 +351,8 @@ def cycle_start(*, cycle_id: int) -> RatingCycle | None:
     cycle = RatingCycle.objects.filter(pk=cycle_id).first()
     if cycle is None or cycle.state != State.SCHEDULED:
         return None
+    if cycle.scheduled_for is not None and cycle.scheduled_for > timezone.now():
+        return None  # too early: beat sends it again when its moment comes
     if not _move(cycle, to=State.COLLECTING, started_at=timezone.now()):
         return None
     enrolled = _active_enrolments(body_id=cycle.body_id, as_of=cycle.as_of)
@@ -400,6 +437,33 @@ def _refresh_done(cycle: RatingCycle) -> int:
     return done
 
 
+def _write_ratings(ratings: list[Rating]) -> None:
+    """Insert a chunk's new ratings. On PostgreSQL by ``COPY``, about three times
+    faster than a bulk INSERT of their JSON columns: the caller holds the chunk's
+    lock and left out the entities rated already, and only this chunk rates its
+    entities in the cycle, so no row can meet the unique (cycle, entity) key (if
+    one did, the key would refuse it and the chunk's transaction would roll
+    back, to be run again). Elsewhere a bulk INSERT that leaves an existing row
+    as it is."""
+    if connection.vendor != "postgresql":
+        Rating.objects.bulk_create(ratings, ignore_conflicts=True)
+        return
+    fields = [f for f in Rating._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(Rating._meta.db_table)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for rating in ratings:
+            copy.write_row(
+                [
+                    field.get_db_prep_save(field.pre_save(rating, True), connection)
+                    for field in fields
+                ]
+            )
+
+
 @transaction.atomic
 def chunk_run(*, cycle_id: int, index: int) -> int:
     """Rate the chunk's entities; return how many ratings were written (0 for a
@@ -441,8 +505,7 @@ def chunk_run(*, cycle_id: int, index: int) -> int:
             )
             for entity_id in entity_ids
         ]
-        # On the unique (cycle, entity) key: what is there stays as it is.
-        Rating.objects.bulk_create(ratings, ignore_conflicts=True)
+        _write_ratings(ratings)
     CycleChunk.objects.filter(pk=chunk.pk).update(done_at=timezone.now())
     _refresh_done(cycle)
     return len(ratings)

@@ -1,5 +1,9 @@
 """make bench: load 100,000 agents into a PostgreSQL database of its own and measure
-store search and the agent list endpoint.
+store search and the agent list endpoint; then rate 100,000 enrolled publishers in
+one rating cycle with real Celery workers (``tests/bench/cycle.py``).
+
+``python -m tests.bench.run --only store`` or ``--only cycle`` runs one of the two;
+``--entities``, ``--chunk-size``, ``--workers`` and ``--concurrency`` size the cycle.
 
 Run as ``python -m tests.bench.run`` with BENCH_DATABASE_URL (default: the local
 server's agentstore_bench). Requests go through Django's test client in this process
@@ -7,9 +11,11 @@ server's agentstore_bench). Requests go through Django's test client in this pro
 cost per request, database included.
 """
 
+import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -57,7 +63,45 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def main() -> int:
+def cycle_bench(options: argparse.Namespace) -> dict[str, object] | None:
+    """The rating-cycle benchmark, in a process of its own (its own database and
+    workers); its figures, or None when it failed (its error is shown)."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.cycle",
+            f"--entities={options.entities}",
+            f"--chunk-size={options.chunk_size}",
+            f"--workers={options.workers}",
+            f"--concurrency={options.concurrency}",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if completed.returncode:
+        print("the rating-cycle benchmark failed", file=sys.stderr)
+        return None
+    result: dict[str, object] = json.loads(completed.stdout)["rating_cycle"]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="make bench")
+    parser.add_argument("--only", choices=("store", "cycle"))
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--chunk-size", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=2)
+    options = parser.parse_args(argv)
+    if options.only == "cycle":
+        cycle = cycle_bench(options)
+        if cycle is None:
+            return 1
+        print(json.dumps({"rating_cycle": cycle}, indent=2))
+        return 0
     if not URL.startswith(("postgres://", "postgresql://")):
         print("make bench measures PostgreSQL: set BENCH_DATABASE_URL", file=sys.stderr)
         return 2
@@ -124,6 +168,9 @@ def main() -> int:
         **summary(samples),
         "requests_per_second": round(len(samples) / elapsed, 1),
     }
+
+    if options.only is None:
+        results["rating_cycle"] = cycle_bench(options)
 
     out = ROOT / "var" / "bench" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)

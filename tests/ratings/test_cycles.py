@@ -422,6 +422,57 @@ def test_a_cycle_without_entities_goes_to_review_empty() -> None:
     assert (cycle.state, cycle.total, cycle.done) == (State.REVIEW, 0, 0)
 
 
+def test_a_scheduled_cycle_starts_when_its_moment_comes(
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    # given a cycle scheduled for an hour from now
+    body, analyst = _body()
+    methodology = _methodology(body, analyst)
+    _enrol(body, methodology, 3, "p")
+    moment = timezone.now() + timedelta(hours=1)
+    with django_capture_on_commit_callbacks(execute=True) as sent_now:
+        cycle = cycle_create(
+            actor=analyst, methodology=methodology, scheduled_for=moment
+        )
+    # then nothing starts it now, and an early start changes nothing
+    assert sent_now == []
+    assert (cycle.trigger, cycle.as_of) == (RatingCycle.Trigger.SCHEDULE, moment)
+    assert cycle_start(cycle_id=cycle.pk) is None
+    with django_capture_on_commit_callbacks() as early:
+        assert cycles.cycles_start_due() == 0
+    assert early == []
+    # when beat runs after the moment
+    with django_capture_on_commit_callbacks() as due:
+        assert cycles.cycles_start_due(now=moment + timedelta(seconds=1)) == 1
+    # then it sends the start, which runs once the moment has passed
+    assert [c.keywords for c in due] == [{"cycle_id": cycle.pk}]
+    now = timezone.now()  # (the hour passes)
+    RatingCycle.objects.filter(pk=cycle.pk).update(
+        scheduled_for=now - timedelta(seconds=1), as_of=now
+    )
+    cycle = _run(cycle)
+    assert (cycle.state, cycle.total) == (State.REVIEW, 3)
+
+
+@pytest.mark.parametrize(
+    "when", [timedelta(hours=-1), timedelta(0), None], ids=["past", "now", "naive"]
+)
+def test_a_cycle_cannot_be_scheduled_for_the_past_or_without_a_zone(
+    when: timedelta | None,
+) -> None:
+    body, analyst = _body()
+    methodology = _methodology(body, analyst)
+    moment = (
+        datetime(2030, 1, 1, 9, 0)  # noqa: DTZ001  # naive on purpose
+        if when is None
+        else timezone.now() + when
+    )
+    with pytest.raises(ApplicationError) as error:
+        cycle_create(actor=analyst, methodology=methodology, scheduled_for=moment)
+    assert "scheduled_for" in error.value.details
+    assert not RatingCycle.objects.exists()
+
+
 # --- Finaliser and sweeper ----------------------------------------------------------
 
 
