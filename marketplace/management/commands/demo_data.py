@@ -12,6 +12,7 @@ from marketplace.demo.certification import load_certification
 from marketplace.models import Membership, Organization, User
 from marketplace.services.accounts import user_create
 from marketplace.services.organizations import membership_add, organization_create
+from ratings.demo import load_credit
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105  (published demo log-ins)
 
@@ -127,6 +128,7 @@ class Command(BaseCommand):
                     created += 1
         created += load_catalogue(owner=users["alice"], reviewer=users["rita"])
         created += load_certification(operator=users["operator"])
+        created += load_credit(password=DEMO_PASSWORD)
         self.stdout.write(
             self.style.SUCCESS(f"Demo data: {created} rows created.")
             if created
