@@ -171,7 +171,7 @@ def contribution_bars_svg(
     indicator could give (its weight's share of 100 points), the dark bar
     (``class="mark"``) what it gave. An indicator without data has no bar and
     says ``no_data``."""
-    width, label_width, right, row, top = 560, 180, 110, 30, 8
+    width, label_width, right, row, top = 620, 240, 110, 30, 8
     height = top + max(len(bars), 1) * row + 8
     scale_max = max((b.maximum for b in bars), default=Decimal(0))
     plot = width - label_width - right

@@ -619,6 +619,29 @@ def cycle_sweep_stuck() -> int:
     return len(stuck) + len(unstarted)
 
 
+def cycle_close_if_decided(*, cycle_id: int, actor: User | None = None) -> bool:
+    """review -> published once every rating of the cycle is published (or has
+    been superseded or withdrawn since): called, in its transaction, each time a
+    rating is published. True when it closed the cycle."""
+    cycle = RatingCycle.objects.select_for_update().get(pk=cycle_id)
+    if cycle.state != State.REVIEW:
+        return False
+    undecided = (
+        Rating.objects.filter(cycle_id=cycle_id)
+        .exclude(
+            state__in=(
+                Rating.State.PUBLISHED,
+                Rating.State.SUPERSEDED,
+                Rating.State.WITHDRAWN,
+            )
+        )
+        .exists()
+    )
+    if undecided:
+        return False
+    return _move(cycle, to=State.PUBLISHED, actor=actor)
+
+
 @transaction.atomic
 def cycle_cancel(*, actor: User, cycle: RatingCycle) -> RatingCycle:
     """Stop a cycle that has not reached review; the ratings written stay, for

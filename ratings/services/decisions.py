@@ -63,6 +63,7 @@ from ratings.models import (
     Rating,
 )
 
+from .cycles import cycle_close_if_decided
 from .methodologies import AUTHOR_ROLES, ENTITY_ROLES
 from .sanctions import credit_measures_sync
 
@@ -680,6 +681,7 @@ def _publish(rating: Rating, *, actor: User | None, now: datetime) -> None:
             actor=actor,
             payload={"by": rating.pk},
         )
+    cycle_close_if_decided(cycle_id=rating.cycle_id, actor=actor)
     # The store shows the grade and search filters by it: marketplace keeps it.
     organization_set_credit_grade(organization_id=rating.entity_id, grade=rating.grade)
     organization_set_credit_measures(

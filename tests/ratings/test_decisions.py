@@ -17,7 +17,7 @@ from marketplace.models import (
     User,
 )
 from marketplace.selectors.search import agent_search
-from ratings.models import CommitteeVote, CreditEvent, Objection, Rating
+from ratings.models import CommitteeVote, CreditEvent, Objection, Rating, RatingCycle
 from ratings.services.cycles import cycle_create
 from ratings.services.decisions import (
     add_working_days,
@@ -604,3 +604,27 @@ def test_only_the_bodys_impartial_people_publish_a_rating(world: World) -> None:
     # and a committee member of the body may
     published = rating_publish(rating=rating, actor=world.committee[3])
     assert published.state == State.PUBLISHED
+
+
+def test_the_cycle_is_published_once_its_last_rating_is(world: World) -> None:
+    # given every rating of the cycle under notice, the window closed
+    for rating in world.ratings:
+        rating = rating_analyst_review(actor=world.analyst, rating=rating)
+        rating = _approve(world, rating, world.committee[:3])
+        rating_notify(actor=world.analyst, rating=rating)
+    Rating.objects.filter(cycle=world.rating.cycle).update(
+        objection_deadline=timezone.now() - timedelta(seconds=1)
+    )
+    cycle = world.rating.cycle
+    # when all but one are published, the cycle stays in review
+    for rating in world.ratings[:-1]:
+        rating_publish(rating=rating)
+    cycle.refresh_from_db()
+    assert cycle.state == RatingCycle.State.REVIEW
+    # then the last one closes it, with its event
+    rating_publish(rating=world.ratings[-1])
+    cycle.refresh_from_db()
+    assert cycle.state == RatingCycle.State.PUBLISHED
+    assert (
+        CreditEvent.objects.filter(cycle=cycle, action="cycle_published").count() == 1
+    )

@@ -12,6 +12,8 @@ from marketplace.demo.certification import load_certification
 from marketplace.models import Membership, Organization, User
 from marketplace.services.accounts import user_create
 from marketplace.services.organizations import membership_add, organization_create
+from ratings.demo import COMMITTEE as CREDIT_COMMITTEE
+from ratings.demo import PEOPLE as CREDIT_PEOPLE
 from ratings.demo import load_credit
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105  (published demo log-ins)
@@ -141,5 +143,15 @@ class Command(BaseCommand):
                     f"{username}{' (staff)' if staff else ''}"
                     for username, _email, staff in USERS
                 ),
+            )
+        )
+        self.stdout.write(
+            "Credit rating: {} (analysts), {} (committee).".format(
+                ", ".join(
+                    name
+                    for name, _email, role in CREDIT_PEOPLE
+                    if role == Membership.Role.ANALYST
+                ),
+                ", ".join(CREDIT_COMMITTEE),
             )
         )
