@@ -219,7 +219,7 @@ def _active_enrolments(*, body_id: int, as_of: datetime) -> Any:
 @transaction.atomic
 def cycle_create(
     *,
-    actor: User,
+    actor: User | None,
     methodology: Methodology,
     as_of: datetime | None = None,
     chunk_size: int = 500,
@@ -229,14 +229,19 @@ def cycle_create(
 ) -> RatingCycle:
     """A new cycle of a published methodology over the body's enrolled entities
     (or, for a rating watch, over ``entity``), as the evidence stood at
-    ``as_of`` (now by default); it starts as soon as this commits. A cycle
+    ``as_of`` (now by default); it starts as soon as this commits. ``actor``
+    None is the site itself, which only starts watch cycles. A cycle
     ``scheduled_for`` a later moment reads the evidence as it stands then, and
     beat starts it at that moment (``cycles_start_due``)."""
     from ratings.tasks import cycle_start as cycle_start_task
 
     methodology = Methodology.objects.select_for_update().get(pk=methodology.pk)
     body = methodology.body
-    if membership_role(user=actor, organization=body) not in AUTHOR_ROLES:
+    if actor is None:
+        # Only the site opens a watch cycle by itself (when a watch opens).
+        if trigger != Trigger.WATCH:
+            raise PermissionDenied(_("A rating cycle is started by a person."))
+    elif membership_role(user=actor, organization=body) not in AUTHOR_ROLES:
         raise PermissionDenied(
             _(
                 "Only the owners, administrators and analysts of %(body)s run its "

@@ -23,6 +23,7 @@
 Every step is recorded as a ``CreditEvent`` about the entity.
 """
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,12 +57,15 @@ from ratings.models import (
     Finding,
     MisconductReport,
     Rating,
+    RatingCycle,
     Watch,
 )
 from ratings.selectors.surveillance import current_rating
 
 from .methodologies import AUTHOR_ROLES, ENTITY_ROLES
 from .sanctions import credit_measures_sync
+
+logger = logging.getLogger(__name__)
 
 Role = Membership.Role
 Reason = Watch.Reason
@@ -251,7 +255,31 @@ def _watch_open(
     )
     organization_set_credit_measures(organization_id=entity.pk, credit_on_watch=True)
     _tell_entity(watch, OPENED_MESSAGES[reason], due=watch.due_at.isoformat())
+    _rate_again(watch)
     return watch, True
+
+
+def _rate_again(watch: Watch) -> None:
+    """A watch cycle: the entity is rated again at once on the evidence as it
+    stands, under the body's methodology in force, so that the analyst who
+    resolves the watch has a fresh rating to go by. Nothing to rate with (no
+    methodology in force, the entity not enrolled) leaves the watch as it is."""
+    from .cycles import cycle_create
+    from .methodologies import methodology_in_force
+
+    methodology = methodology_in_force(body=watch.body)
+    if methodology is None:
+        return
+    try:
+        with transaction.atomic():
+            cycle_create(
+                actor=None,
+                methodology=methodology,
+                trigger=RatingCycle.Trigger.WATCH,
+                entity=watch.entity,
+            )
+    except ApplicationError as error:
+        logger.info("Watch %s: no watch cycle (%s)", watch.public_id, error.message)
 
 
 @transaction.atomic

@@ -744,3 +744,18 @@ def test_a_methodology_that_does_not_convert_is_refused_clearly() -> None:
     assert "developer-credit v1" in refused.value.message
     with pytest.raises(ApplicationError):
         cycle_create(actor=analyst, methodology=methodology)
+
+
+def test_only_a_watch_cycle_starts_without_a_person() -> None:
+    body, analyst = _body()
+    methodology = _methodology(body, analyst)
+    (entity,) = _enrol(body, methodology, 1, "w")
+    with pytest.raises(PermissionDenied):
+        cycle_create(actor=None, methodology=methodology)
+    cycle = cycle_create(
+        actor=None,
+        methodology=methodology,
+        trigger=RatingCycle.Trigger.WATCH,
+        entity=entity,
+    )
+    assert (cycle.trigger, cycle.started_by) == (RatingCycle.Trigger.WATCH, None)

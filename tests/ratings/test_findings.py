@@ -15,6 +15,7 @@ from ratings.models import (
     Enrolment,
     Finding,
     MisconductReport,
+    RatingCycle,
     Watch,
 )
 from ratings.selectors import (
@@ -336,3 +337,9 @@ def test_a_serious_finding_opens_a_watch_with_every_enrolled_body(
     assert watched.rating == world.rating
     world.entity.refresh_from_db()
     assert world.entity.credit_on_watch is True
+    # and each enrolled body rates the entity again at once, in a watch cycle
+    watch_cycles = RatingCycle.objects.filter(trigger=RatingCycle.Trigger.WATCH)
+    assert {(c.body_id, c.entity_id, c.started_by) for c in watch_cycles} == {
+        (world.body.pk, world.entity.pk, None),
+        (other.pk, world.entity.pk, None),
+    }
