@@ -1,3 +1,4 @@
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -12,6 +13,7 @@ from ratings.services import (
     DESCRIPTION_MAX_LENGTH,
     FILES_MAX,
     NOTE_MAX_LENGTH,
+    OCCURRED_EARLIEST_YEAR,
 )
 
 
@@ -107,6 +109,15 @@ class ReportTransitionForm(forms.Form):
         help_text=_("The day the misconduct happened; the day of the report if empty."),
     )
 
+    def clean_occurred_on(self) -> date | None:
+        value: date | None = self.cleaned_data.get("occurred_on")
+        if value is not None and value.year < OCCURRED_EARLIEST_YEAR:
+            raise forms.ValidationError(
+                _("Give a day from %(year)d on.") % {"year": OCCURRED_EARLIEST_YEAR},
+                code="out_of_range",
+            )
+        return value
+
 
 class ReportAnswerForm(forms.Form):
     text = forms.CharField(
@@ -134,8 +145,8 @@ class WatchResolveForm(forms.Form):
         label=_("Resolution"),
         choices=[
             (Watch.Resolution.AFFIRM, _("Affirm the grade")),
-            (Watch.Resolution.UPGRADE, _("Upgrade one notch")),
-            (Watch.Resolution.DOWNGRADE, _("Downgrade one notch")),
+            (Watch.Resolution.UPGRADE, _("Upgrade: the new rating is higher")),
+            (Watch.Resolution.DOWNGRADE, _("Downgrade: the new rating is lower")),
         ],
     )
     outlook = forms.ChoiceField(

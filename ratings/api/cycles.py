@@ -13,6 +13,7 @@ Every change goes through a service; its refusals answer 400, 403 or 409.
 """
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -30,6 +31,7 @@ from marketplace.models import Organization, User
 from ratings.models import CommitteeVote, Objection, Rating, RatingCycle
 from ratings.selectors.cycles import (
     PUBLISH_ROLES,
+    conflict_kind,
     cycle_get,
     cycle_list,
     cycle_progress,
@@ -47,7 +49,13 @@ from ratings.selectors.cycles import (
     rating_votes,
     role_in,
 )
-from ratings.services.cycles import MAX_CHUNK_SIZE, cycle_cancel, cycle_create
+from ratings.services.cycles import (
+    EARLIEST_MOMENT,
+    LATEST_MOMENT,
+    MAX_CHUNK_SIZE,
+    cycle_cancel,
+    cycle_create,
+)
 from ratings.services.decisions import (
     conflict_declare,
     objection_answer,
@@ -83,27 +91,94 @@ def _cycle_for_member(
         raise NotFound()
     if role_in(user=user, organization_id=cycle.body_id) is None:
         raise PermissionDenied(_("Only the body's members see its rating cycles."))
+    if cycle.entity_id is not None and is_conflicted(
+        user=user, entity_id=cycle.entity_id
+    ):
+        raise PermissionDenied(
+            _(
+                "This cycle rates an entity you belong to or declared a conflict of "
+                "interest with: you take no part in it."
+            ),
+            code="conflict_of_interest",
+        )
     return user, cycle
 
 
 def _rating_for(request: Request, pk: int) -> tuple[User, Rating, str]:
     """The rating and the side the caller sees it from: ``body`` for the body's
     members, ``entity`` for the entity's owners and administrators once it was
-    notified. Anyone else, and the entity before the notice, find nothing."""
+    notified. A member of the body who belongs to the entity or declared a
+    conflict of interest with it gets the entity's side if it may, else 403.
+    Anyone else, and the entity before the notice, find nothing."""
     user = signed_in_user(request.user)
     rating = rating_get(pk=pk)
     if rating is None:
         raise NotFound()
-    if role_in(user=user, organization_id=rating.cycle.body_id) is not None:
+    in_body = role_in(user=user, organization_id=rating.cycle.body_id) is not None
+    conflict = conflict_kind(user=user, entity_id=rating.entity_id) if in_body else ""
+    if in_body and not conflict:
         return user, rating, "body"
     if entity_manages(user=user, entity=rating.entity) and entity_can_see(
         rating=rating
     ):
         return user, rating, "entity"
+    if conflict == "declared":
+        raise PermissionDenied(
+            _(
+                "You declared a conflict of interest with this entity: you take no "
+                "part in its ratings and do not see them from the body's side."
+            ),
+            code="conflict_of_interest",
+        )
+    if conflict:
+        raise PermissionDenied(
+            _(
+                "You belong to the rated entity: you see its ratings only as the "
+                "entity does, from the notice on."
+            ),
+            code="conflict_of_interest",
+        )
     raise NotFound()
 
 
+def _body_side(request: Request, pk: int) -> tuple[User, Rating]:
+    """The rating for a decision of the body: the caller must see it from the
+    body's side (a conflicted member of the body is refused, 403)."""
+    user, rating, side = _rating_for(request, pk)
+    if side != "body":
+        raise PermissionDenied(
+            _("Only the members of the rating body decide on this rating."),
+            code="not_of_the_body",
+        )
+    return user, rating
+
+
 # --- Serializers ----------------------------------------------------------------------
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A date and time from the start of ``earliest_year`` to the start of
+    ``latest_year``, checked on the value as given, before any time-zone
+    arithmetic (which fails on far dates)."""
+
+    def __init__(
+        self, *, earliest_year: int, latest_year: int = 9000, **kwargs: Any
+    ) -> None:
+        self.earliest_year = earliest_year
+        self.latest_year = latest_year
+        super().__init__(**kwargs)
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if not self.earliest_year <= value.year < self.latest_year:
+            raise serializers.ValidationError(
+                _("Give a moment from %(earliest)s to %(latest)s.")
+                % {
+                    "earliest": f"{self.earliest_year}-01-01",
+                    "latest": f"{self.latest_year}-01-01",
+                },
+                code="out_of_range",
+            )
+        return super().enforce_timezone(value)
 
 
 class ProgressSerializer(serializers.Serializer[Any]):
@@ -274,8 +349,16 @@ class BodyCycleListApi(APIView):
 
     class InputSerializer(serializers.Serializer[Any]):
         methodology = serializers.UUIDField(required=False)
-        as_of = serializers.DateTimeField(required=False)
-        scheduled_for = serializers.DateTimeField(required=False)
+        as_of = BoundedDateTimeField(
+            earliest_year=EARLIEST_MOMENT.year,
+            latest_year=LATEST_MOMENT.year,
+            required=False,
+        )
+        scheduled_for = BoundedDateTimeField(
+            earliest_year=EARLIEST_MOMENT.year,
+            latest_year=LATEST_MOMENT.year,
+            required=False,
+        )
         chunk_size = serializers.IntegerField(
             min_value=1, max_value=MAX_CHUNK_SIZE, required=False, default=500
         )
@@ -358,7 +441,7 @@ class CycleRatingListApi(APIView):
         parameters=[FilterSerializer], responses=RatingListOutputSerializer(many=True)
     )
     def get(self, request: Request, public_id: uuid.UUID) -> Response:
-        _user, cycle = _cycle_for_member(request, public_id)
+        user, cycle = _cycle_for_member(request, public_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         return paginated_response(
@@ -366,6 +449,7 @@ class CycleRatingListApi(APIView):
             view=self,
             queryset=cycle_rating_list(
                 cycle=cycle,
+                viewer=user,
                 state=filters.validated_data.get("state", ""),
                 grade=filters.validated_data.get("grade", ""),
             ),
@@ -409,7 +493,7 @@ class RatingReviewApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=RatingBodyOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        user, rating, _side = _rating_for(request, pk)
+        user, rating = _body_side(request, pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rating_analyst_review(
@@ -437,7 +521,7 @@ class RatingVoteApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: RatingBodyOutputSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        user, rating, _side = _rating_for(request, pk)
+        user, rating = _body_side(request, pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rating_vote(actor=user, rating=rating, **data.validated_data)
@@ -451,7 +535,7 @@ class RatingNotifyApi(APIView):
 
     @extend_schema(request=None, responses=RatingBodyOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        user, rating, _side = _rating_for(request, pk)
+        user, rating = _body_side(request, pk)
         rating_notify(actor=user, rating=rating)
         return Response(_body_view(pk))
 
@@ -465,7 +549,7 @@ class RatingPublishApi(APIView):
 
     @extend_schema(request=None, responses=RatingBodyOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        user, rating, _side = _rating_for(request, pk)
+        user, rating = _body_side(request, pk)
         if role_in(user=user, organization_id=rating.cycle.body_id) not in (
             PUBLISH_ROLES
         ):
@@ -518,7 +602,7 @@ class ObjectionAnswerApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=RatingBodyOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        user, rating, _side = _rating_for(request, pk)
+        user, rating = _body_side(request, pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         objection_answer(

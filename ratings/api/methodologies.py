@@ -429,7 +429,9 @@ class EntityEnrolmentListApi(APIView):
 class EnrolmentWithdrawApi(APIView):
     """End an enrolment (the entity's owners and administrators): no future
     ratings; its history stays public. 409 while the entity is on the body's
-    watch, has a rating under notice or objection, or is under its sanction."""
+    watch, has a rating being decided or under notice or objection, has a
+    misconduct report the body is triaging or investigating, or is under its
+    sanction."""
 
     permission_classes = [IsAuthenticated]
 

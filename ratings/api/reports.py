@@ -22,6 +22,7 @@ from config.pagination import paginated_response
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
+from ratings.api.cycles import BoundedDateTimeField
 from ratings.downloads import evidence_response
 from ratings.exceptions import InvalidEvidence, UploadTooLarge
 from ratings.models import Finding, MisconductReport, ReportEvent, ReportEvidence
@@ -38,6 +39,7 @@ from ratings.services import (
     ANSWER_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
     NOTE_MAX_LENGTH,
+    OCCURRED_EARLIEST_YEAR,
     report_entity_answer,
     report_submit,
     report_transition,
@@ -324,7 +326,9 @@ class ReportTransitionApi(APIView):
         category = serializers.ChoiceField(
             choices=MisconductReport.Category.choices, required=False
         )
-        occurred_at = serializers.DateTimeField(required=False)
+        occurred_at = BoundedDateTimeField(
+            earliest_year=OCCURRED_EARLIEST_YEAR, required=False
+        )
 
     @extend_schema(request=InputSerializer, responses=ReportDetailOutputSerializer)
     def post(self, request: Request, public_id: uuid.UUID) -> Response:

@@ -44,6 +44,9 @@ class WatchOutputSerializer(serializers.Serializer[Watch]):
     detail = serializers.CharField()
     rating = serializers.IntegerField(source="rating_id", allow_null=True)
     grade = serializers.CharField(source="rating.grade", allow_null=True, default=None)
+    # The grade of the rating published since the watch opened (its watch
+    # cycle's), None until one is: the watch is upgraded or downgraded by it.
+    grade_since = serializers.CharField(allow_null=True, default=None)
     opened_at = serializers.DateTimeField()
     due_at = serializers.DateTimeField()
     overdue = serializers.SerializerMethodField()
@@ -138,10 +141,14 @@ class BodyWatchListApi(APIView):
 
 
 class WatchResolveApi(APIView):
-    """Resolve an open watch: ``affirm`` the grade, or ``upgrade`` or
-    ``downgrade`` the published rating one notch, with ``reason``; ``grade`` (the
-    grade the caller expects) and ``outlook`` are optional. By an impartial
-    analyst, owner or administrator of the body; 409 once resolved."""
+    """Resolve an open watch, with ``reason``. A watch moves no grade: its watch
+    cycle rates the entity again and that rating is published the normal way.
+    ``upgrade`` or ``downgrade`` once a rating published since the watch opened
+    (``grade_since``) is higher or lower than the rating watched (``grade``),
+    409 until then; ``affirm`` when none was published or its grade is the same.
+    ``grade`` (the grade the caller expects to stand) and ``outlook`` (for the
+    current rating) are optional. By an impartial analyst, owner or
+    administrator of the body; 409 once resolved."""
 
     permission_classes = [IsAuthenticated]
 

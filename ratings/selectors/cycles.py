@@ -143,13 +143,29 @@ def cycle_get(*, public_id: UUID | str) -> RatingCycle | None:
     )
 
 
+def without_conflicts(
+    ratings: QuerySet[Rating], *, viewer: AnyUser
+) -> QuerySet[Rating]:
+    """``ratings`` less those of the entities the viewer belongs to or declared a
+    conflict of interest with: those the viewer does not see from the body's
+    side (two subqueries, no extra query)."""
+    if not isinstance(viewer, User):
+        return ratings.none()
+    return ratings.exclude(
+        entity_id__in=Membership.objects.filter(user=viewer).values("organization_id")
+    ).exclude(
+        entity_id__in=ConflictOfInterest.objects.filter(user=viewer).values("entity_id")
+    )
+
+
 def cycle_rating_list(
-    *, cycle: RatingCycle, state: str = "", grade: str = ""
+    *, cycle: RatingCycle, viewer: AnyUser, state: str = "", grade: str = ""
 ) -> QuerySet[Rating]:
     """The cycle's ratings by entity, narrowed to a state and a grade; without
-    the heavy evidence snapshot and statement."""
+    the heavy evidence snapshot and statement. The ``viewer``'s conflicted
+    entities (members of them, or a declared conflict) are left out."""
     ratings = (
-        Rating.objects.filter(cycle=cycle)
+        without_conflicts(Rating.objects.filter(cycle=cycle), viewer=viewer)
         .select_related("entity")
         .defer("evidence", "statement")
         .order_by("entity__name", "pk")
@@ -167,19 +183,18 @@ class CycleCounts:
     grades: list[tuple[str, int]]
 
 
-def cycle_counts(*, cycle: RatingCycle) -> CycleCounts:
+def cycle_counts(*, cycle: RatingCycle, viewer: AnyUser) -> CycleCounts:
     """How many of the cycle's ratings are in each state and have each grade
-    (two queries)."""
+    (two queries), leaving out those of the ``viewer``'s conflicted entities."""
+    ratings = without_conflicts(Rating.objects.filter(cycle=cycle), viewer=viewer)
     by_state = dict(
-        Rating.objects.filter(cycle=cycle)
-        .order_by()
+        ratings.order_by()
         .values_list("state")
         .annotate(n=Count("pk"))
         .values_list("state", "n")
     )
     by_grade = (
-        Rating.objects.filter(cycle=cycle)
-        .order_by()
+        ratings.order_by()
         .values_list("grade")
         .annotate(n=Count("pk"))
         .values_list("grade", "n")
@@ -267,12 +282,27 @@ def entity_can_see(*, rating: Rating) -> bool:
     return rating.state in ENTITY_VISIBLE_STATES
 
 
-def is_conflicted(*, user: User, entity_id: int) -> bool:
+def is_conflicted(*, user: AnyUser, entity_id: int) -> bool:
     """A member of the entity, or a declared conflict with it."""
+    if not isinstance(user, User):
+        return False
     return (
         Membership.objects.filter(user=user, organization_id=entity_id).exists()
         or ConflictOfInterest.objects.filter(user=user, entity_id=entity_id).exists()
     )
+
+
+def conflict_kind(*, user: AnyUser, entity_id: int) -> str:
+    """Why the user may not see the entity's ratings from the body's side:
+    ``declared`` (a declared conflict of interest), ``member`` (of the entity),
+    or "" when nothing stands in the way."""
+    if not isinstance(user, User):
+        return ""
+    if ConflictOfInterest.objects.filter(user=user, entity_id=entity_id).exists():
+        return "declared"
+    if Membership.objects.filter(user=user, organization_id=entity_id).exists():
+        return "member"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -332,7 +362,9 @@ def rating_actions(
         and state == RatingState.COMPUTED,
         vote=can_vote,
         chair=can_vote and rating.chair_id is None,
-        notify=role in NOTIFY_ROLES and state == RatingState.COMMITTEE_APPROVED,
+        notify=role in NOTIFY_ROLES
+        and not conflicted
+        and state == RatingState.COMMITTEE_APPROVED,
         publish=role in PUBLISH_ROLES
         and not conflicted
         and (

@@ -6,7 +6,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from marketplace.models import Membership, Organization, User
 from marketplace.selectors.organizations import membership_role
@@ -149,11 +150,19 @@ def _open_measures(rating_ref: str = "pk") -> Exists:
     )
 
 
+def _in_force(rating: Rating) -> bool:
+    """Published and not lapsed: only such a rating takes a sanction."""
+    return rating.state == Rating.State.PUBLISHED and (
+        rating.valid_until is None or rating.valid_until > timezone.now()
+    )
+
+
 def ratings_calling_for_sanctions(*, body: Organization) -> QuerySet[Rating]:
-    """The body's published ratings whose grade calls for a sanction not yet
-    imposed, newest first."""
+    """The body's published ratings in force (not lapsed) whose grade calls for
+    a sanction not yet imposed, newest first."""
     return (
         Rating.objects.filter(cycle__body=body, state=Rating.State.PUBLISHED)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=timezone.now()))
         .filter(_open_measures())
         .select_related("entity", "cycle__methodology")
         .order_by("-published_at", "-pk")
@@ -164,7 +173,9 @@ def _proposals_by_rating(
     ratings: list[Rating],
 ) -> dict[int, list[GradeMeasure]]:
     """For each rating, the sanctions its methodology sets for its grade that
-    were not imposed on it yet: two queries for any number of ratings."""
+    were not imposed on it yet (none for a rating not in force): two queries
+    for any number of ratings."""
+    ratings = [rating for rating in ratings if _in_force(rating)]
     if not ratings:
         return {}
     methodology_ids = {r.cycle.methodology_id for r in ratings}
@@ -191,10 +202,8 @@ def _proposals_by_rating(
 def sanction_proposals(*, rating: Rating) -> list[GradeMeasure]:
     """The sanction kinds the methodology sets for the rating's grade that were
     not imposed on it yet, for the body's page to offer (nothing for a rating
-    that is not published)."""
-    if rating.state != Rating.State.PUBLISHED:
-        return []
-    return _proposals_by_rating([rating])[rating.pk]
+    that is not published or has lapsed)."""
+    return _proposals_by_rating([rating]).get(rating.pk, [])
 
 
 def proposals_for(ratings: Iterable[Rating]) -> list[tuple[Rating, list[GradeMeasure]]]:

@@ -4,7 +4,7 @@ past its validity), and a body's watches, open, overdue or resolved."""
 import uuid
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from marketplace.models import Membership, Organization, User
@@ -50,11 +50,27 @@ def current_rating(
     return ratings.first()
 
 
+def _with_grade_since(watches: QuerySet[Watch]) -> QuerySet[Watch]:
+    """Each watch with ``grade_since``: the grade of the entity's rating by the
+    body published since the watch opened (its watch cycle's, or a later one)
+    that stands now, or None while none is published. A watch is resolved up or
+    down by that rating."""
+    since = Rating.objects.filter(
+        entity_id=OuterRef("entity_id"),
+        cycle__body_id=OuterRef("body_id"),
+        state=State.PUBLISHED,
+        published_at__gt=OuterRef("opened_at"),
+    ).order_by("-published_at", "-pk")
+    return watches.annotate(grade_since=Subquery(since.values("grade")[:1]))
+
+
 def watch_list_for_body(*, body: Organization, state: str = "open") -> QuerySet[Watch]:
     """The body's watches: ``open`` (soonest due first), ``overdue`` (open and
-    past due) or ``resolved`` (latest first)."""
-    watches = Watch.objects.filter(body=body).select_related(
-        "entity", "body", "rating", "finding", "opened_by", "resolved_by"
+    past due) or ``resolved`` (latest first); each with ``grade_since``."""
+    watches = _with_grade_since(
+        Watch.objects.filter(body=body).select_related(
+            "entity", "body", "rating", "finding", "opened_by", "resolved_by"
+        )
     )
     if state == "resolved":
         return watches.filter(resolved_at__isnull=False).order_by("-resolved_at", "-pk")
@@ -65,13 +81,16 @@ def watch_list_for_body(*, body: Organization, state: str = "open") -> QuerySet[
 
 
 def watch_get(*, public_id: object) -> Watch | None:
-    """The watch by its public identifier, or None (also for a malformed one)."""
+    """The watch by its public identifier, or None (also for a malformed one);
+    with ``grade_since``."""
     try:
         key = uuid.UUID(str(public_id))
     except ValueError:
         return None
     return (
-        Watch.objects.select_related("entity", "body", "rating", "finding")
+        _with_grade_since(
+            Watch.objects.select_related("entity", "body", "rating", "finding")
+        )
         .filter(public_id=key)
         .first()
     )

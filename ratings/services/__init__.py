@@ -97,6 +97,9 @@ MOVED_BY: dict[str, frozenset[Authority]] = {
 # The reporter is told why a report was dismissed or what was found.
 NOTE_REQUIRED = frozenset({State.DISMISSED, State.SUBSTANTIATED})
 NOTE_MAX_LENGTH = 2000
+# The earliest year a finding's misconduct may have occurred in: nothing the
+# store knows of is older, and far dates do not survive a change of time zone.
+OCCURRED_EARLIEST_YEAR = 2000
 
 # What the reporter reads in the inbox (and the e-mail) after each move.
 STATUS_MESSAGES: dict[str, str] = {
@@ -456,7 +459,13 @@ def _finding_fields(
     if category not in MisconductReport.Category.values:
         errors["category"] = [_("Choose a category.")]
     occurred = occurred_at or report.created_at
-    if occurred > now:
+    if occurred.year < OCCURRED_EARLIEST_YEAR:
+        errors["occurred_at"] = [
+            _("Give a day from %(year)d on.") % {"year": OCCURRED_EARLIEST_YEAR}
+        ]
+    elif timezone.is_naive(occurred):
+        errors["occurred_at"] = [_("Give the moment with its time zone.")]
+    elif occurred > now:
         errors["occurred_at"] = [
             _("The misconduct cannot have occurred in the future.")
         ]

@@ -29,7 +29,7 @@ chunk first, then cycle, so that chunk runs and the finaliser cannot deadlock.
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -73,6 +73,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 ACTIVE_STATES = frozenset({State.COLLECTING, State.SCORING})
 
 MAX_CHUNK_SIZE = 5000
+# The moments a cycle may read the evidence as of, or be scheduled for: nothing
+# was rated before the first, and nothing is planned past the last (far dates
+# do not survive a change of time zone).
+EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(9000, 1, 1, tzinfo=UTC)
 # A chunk is sent again at most this many times by the finaliser; then it is
 # logged and left to the sweeper and to people.
 MAX_ATTEMPTS = 5
@@ -255,6 +260,17 @@ def cycle_create(
             code="methodology_not_published",
         )
     now = timezone.now()
+    for field, moment in (("as_of", as_of), ("scheduled_for", scheduled_for)):
+        if (
+            moment is not None
+            and timezone.is_aware(moment)
+            and not EARLIEST_MOMENT <= moment <= LATEST_MOMENT
+        ):
+            message = _("Give a moment from %(earliest)s to %(latest)s.") % {
+                "earliest": EARLIEST_MOMENT.date().isoformat(),
+                "latest": LATEST_MOMENT.date().isoformat(),
+            }
+            raise ApplicationError(message, details={field: [message]})
     if scheduled_for is not None:
         if timezone.is_naive(scheduled_for) or scheduled_for <= now:
             message = _("Give a later moment with its time zone.")

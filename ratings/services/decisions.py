@@ -65,7 +65,7 @@ from ratings.models import (
 
 from .cycles import cycle_close_if_decided
 from .methodologies import AUTHOR_ROLES, ENTITY_ROLES
-from .sanctions import credit_measures_sync
+from .sanctions import credit_measures_sync, entity_lock
 
 Role = Membership.Role
 State = Rating.State
@@ -506,6 +506,7 @@ def rating_notify(*, actor: User, rating: Rating) -> Rating:
         message=_("Only the body's people notify the entities of their ratings."),
         code="not_of_the_body",
     )
+    _ensure_impartial(actor=actor, rating=rating)
     _ensure_state(rating, State.COMMITTEE_APPROVED)
     methodology = rating.cycle.methodology
     now = timezone.now()
@@ -657,14 +658,9 @@ def _publish(rating: Rating, *, actor: User | None, now: datetime) -> None:
             )
     else:
         _ensure_state(rating, State.NOTICE, State.RE_REVIEWED)
-    _move(
-        rating,
-        to=State.PUBLISHED,
-        actor=actor,
-        published_at=now,
-        valid_until=now + timedelta(days=rating.cycle.methodology.validity_days),
-    )
-    earlier = (
+    # The ratings first, then the entity: the store's fields of the entity are
+    # written by one transaction at a time.
+    earlier = list(
         Rating.objects.select_for_update(of=("self",))
         .select_related("cycle")
         .filter(
@@ -673,6 +669,15 @@ def _publish(rating: Rating, *, actor: User | None, now: datetime) -> None:
             state=State.PUBLISHED,
         )
         .exclude(pk=rating.pk)
+        .order_by("pk")
+    )
+    entity_lock(entity_id=rating.entity_id)
+    _move(
+        rating,
+        to=State.PUBLISHED,
+        actor=actor,
+        published_at=now,
+        valid_until=now + timedelta(days=rating.cycle.methodology.validity_days),
     )
     for old in earlier:
         _move(

@@ -12,7 +12,9 @@ retired when a newer version is published.
 An entity (a publisher) enrols in a body's rating by signing the commitment of the
 body's methodology in force; it may withdraw, which ends future ratings and keeps
 its history, but not while it is on the body's watch, has a rating of the body
-under notice or objection, or is under a sanction of the body.
+being decided (computed, reviewed, approved, under notice or objection), is the
+subject of a misconduct report the body is triaging or investigating, or is under
+a sanction of the body.
 """
 
 from decimal import Decimal
@@ -36,11 +38,15 @@ from ratings.models import (
     GradeMeasure,
     Indicator,
     Methodology,
+    MisconductReport,
     OverrideRule,
     Rating,
+    RatingCycle,
     Sanction,
     Watch,
 )
+
+from .sanctions import entity_lock
 
 Role = Membership.Role
 State = Methodology.State
@@ -48,14 +54,25 @@ State = Methodology.State
 AUTHOR_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.ANALYST})
 ENTITY_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 TOTAL_WEIGHT = Decimal("100")
+# Weights and scores are kept to the hundredth.
+HUNDREDTH = Decimal("0.01")
 MAX_INDICATORS = 40
 # A sanction lasts, and its repair waits, at most ten years.
 MAX_MEASURE_DAYS = 3650
 # While an entity's rating is in one of these states, it may not withdraw.
 UNSETTLED_RATING_STATES = (
+    Rating.State.COMPUTED,
+    Rating.State.ANALYST_REVIEWED,
+    Rating.State.COMMITTEE_APPROVED,
     Rating.State.NOTICE,
     Rating.State.OBJECTED,
     Rating.State.RE_REVIEWED,
+)
+# While a report about the entity is in one of these states with the body, it
+# may not withdraw.
+OPEN_REPORT_STATES = (
+    MisconductReport.State.TRIAGED,
+    MisconductReport.State.INVESTIGATING,
 )
 
 
@@ -176,8 +193,15 @@ def _clean_indicators(indicators: object) -> list[Indicator]:
         problems = []
         if not indicator.code or not indicator.name_en:
             problems.append(_("a code and an English name"))
-        if not weight.is_finite() or weight <= 0 or weight > TOTAL_WEIGHT:
-            problems.append(_("a weight above 0 and at most 100"))
+        if (
+            not weight.is_finite()
+            or weight <= 0
+            or weight > TOTAL_WEIGHT
+            or weight != weight.quantize(HUNDREDTH)
+        ):
+            problems.append(
+                _("a weight above 0 and at most 100, with at most two decimals")
+            )
         for field, choices in (
             ("category", Indicator.Category),
             ("source", Indicator.Source),
@@ -241,13 +265,15 @@ def _clean_bands(bands: object) -> list[GradeBand]:
             grade not in GRADES
             or not minimum.is_finite()
             or not Decimal(0) <= minimum <= TOTAL_WEIGHT
+            or minimum != minimum.quantize(HUNDREDTH)
             or not definition
         ):
             raise ApplicationError.on_field(
                 "bands",
                 _(
                     "Each grade needs one of the store's grades (%(grades)s), a lowest "
-                    "score from 0 to 100 and a public definition."
+                    "score from 0 to 100 with at most two decimals and a public "
+                    "definition."
                 )
                 % {"grades": ", ".join(GRADES)},
             )
@@ -308,8 +334,13 @@ def _days(value: object) -> int | None:
     """A whole number of days above 0 (not a boolean, not a fraction), or None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII digits only ("²" is a digit to isdigit() but not to int()), and
+        # few enough of them to be a number of days.
+        if not (text.isascii() and text.isdigit() and len(text) <= 6):
+            return None
+        value = int(text)
     if not isinstance(value, int) or not 0 < value <= MAX_MEASURE_DAYS:
         return None
     return value
@@ -582,8 +613,10 @@ def enrolment_sign(
 
 def _ensure_free_to_withdraw(enrolment: Enrolment) -> None:
     """An entity does not leave a body's rating to escape it: not while on the
-    body's watch, not while a rating of the body is under notice or objection,
-    not while a sanction of the body is in force."""
+    body's watch, not while a rating of the body is being decided (computed
+    and on until it is published), not while the body triages or investigates
+    a misconduct report about it, not while a sanction of the body is in
+    force."""
     entity, body = enrolment.entity, enrolment.body
     names = {"entity": entity.name, "body": body.name}
     if Watch.objects.filter(
@@ -597,16 +630,32 @@ def _ensure_free_to_withdraw(enrolment: Enrolment) -> None:
             % names,
             code="withdrawal_on_watch",
         )
-    if Rating.objects.filter(
-        entity=entity, cycle__body=body, state__in=UNSETTLED_RATING_STATES
-    ).exists():
+    if (
+        Rating.objects.filter(
+            entity=entity, cycle__body=body, state__in=UNSETTLED_RATING_STATES
+        )
+        # A cancelled cycle's ratings stay for the record, decided by nobody.
+        .exclude(cycle__state=RatingCycle.State.CANCELLED)
+        .exists()
+    ):
         raise Conflict(
             _(
-                "A rating of %(entity)s by %(body)s is under notice or objection: "
-                "it may withdraw once the rating is published."
+                "A rating of %(entity)s by %(body)s is being decided: it may "
+                "withdraw once the rating is published."
             )
             % names,
             code="withdrawal_rating_open",
+        )
+    if MisconductReport.objects.filter(
+        publisher=entity, body=body, state__in=OPEN_REPORT_STATES
+    ).exists():
+        raise Conflict(
+            _(
+                "%(body)s is looking into a misconduct report about %(entity)s: it "
+                "may withdraw once the report is decided."
+            )
+            % names,
+            code="withdrawal_report_open",
         )
     if Sanction.objects.filter(
         entity=entity, body=body, state=Sanction.State.ACTIVE
@@ -636,6 +685,9 @@ def enrolment_withdraw(*, actor: User, enrolment: Enrolment) -> Enrolment:
         )
     if enrolment.withdrawn_at is not None:
         return enrolment
+    # Hold the entity so that no watch, sanction or rating of the body slips in
+    # between these checks and the withdrawal.
+    entity_lock(entity_id=enrolment.entity_id)
     _ensure_free_to_withdraw(enrolment)
     enrolment.withdrawn_at = timezone.now()
     enrolment.withdrawn_by = actor

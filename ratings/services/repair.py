@@ -6,8 +6,10 @@ the body to lift the sanction, once the sanction's minimum period has passed.
   sanction. Credit repair is free.
 - ``repair_decide``: an owner, administrator or committee member of the body,
   impartial to the entity, grants or refuses it with reasons. A grant lifts the
-  sanction and marks the body's unrepaired findings of the entity repaired (the
-  history stays: nothing is deleted); the store fields follow.
+  sanction and marks repaired the body's unrepaired findings of the entity that
+  were decided by the sanction's start (the history stays: nothing is deleted;
+  a later finding is not repaired by an earlier sanction's repair); the store
+  fields follow.
 
 pending -> granted | refused; each move is recorded as a ``CreditEvent``.
 """
@@ -32,6 +34,7 @@ from .sanctions import (
     credit_measures_sync,
     day,
     ensure_decider,
+    entity_lock,
     notify_entity,
     sanction_event,
 )
@@ -146,15 +149,17 @@ def repair_decide(
     *, actor: User, application: RepairApplication, grant: bool, reason: str
 ) -> RepairApplication:
     """The body grants or refuses a pending credit repair, with reasons. Granted:
-    the sanction is lifted, the body's unrepaired findings of the entity are
-    marked repaired, the store fields follow (a sanction that expired meanwhile
-    stays expired: that is its history); either way the entity is told."""
+    the sanction is lifted, the body's unrepaired findings of the entity
+    decided by the sanction's start are marked repaired, the store fields
+    follow (a sanction that expired meanwhile stays expired: that is its
+    history); either way the entity is told."""
     application = (
         RepairApplication.objects.select_for_update(of=("self",))
         .select_related("sanction__entity", "sanction__body")
         .get(pk=application.pk)
     )
     sanction = application.sanction
+    entity_lock(entity_id=sanction.entity_id)
     ensure_decider(actor=actor, body=sanction.body, entity=sanction.entity)
     if application.state != RepairApplication.State.PENDING:
         raise Conflict(
@@ -196,6 +201,7 @@ def repair_decide(
             entity_id=sanction.entity_id,
             body_id=sanction.body_id,
             repaired_at__isnull=True,
+            decided_at__lte=sanction.starts_at,
         )
         repaired = sorted(findings.values_list("pk", flat=True))
         if repaired:

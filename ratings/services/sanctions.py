@@ -16,6 +16,11 @@ stands (a store badge, fast-track review).
   published ratings, and writes them through marketplace's service. It runs
   after every imposition, expiry, lifting and publication.
 
+Whatever changes what the store is told of an entity holds the lock of the
+entity's ``Organization`` row (``entity_lock``) from before its checks until it
+commits, so two such changes never overwrite each other. Locks are always taken
+in one order: ratings first, then the organisation.
+
 active -> expired | lifted; each move is recorded as a ``CreditEvent``.
 """
 
@@ -51,6 +56,8 @@ DECIDER_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.COMMITTEE_MEMBER})
 ENTITY_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 SANCTION_KINDS = frozenset(Kind.values) - GradeMeasure.INCENTIVES
 REASON_MAX_LENGTH = 10000
+# A sanction lasts at most this many years from its start.
+MAX_SANCTION_YEARS = 10
 
 
 # What the entity is told of each sanction (the notification translates the
@@ -112,6 +119,25 @@ def ensure_decider(*, actor: User, body: Organization, entity: Organization) -> 
             % {"entity": entity.name},
             code="conflict_of_interest",
         )
+
+
+def entity_lock(*, entity_id: int) -> Organization | None:
+    """Lock the entity's organisation row until the transaction ends. Take it
+    after any rating lock, never before one."""
+    return Organization.objects.select_for_update().filter(pk=entity_id).first()
+
+
+def years_later(moment: datetime, years: int) -> datetime:
+    """The same moment ``years`` later (28 February for a 29 February)."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def sanction_latest_end(starts_at: datetime) -> datetime:
+    """The latest end of a sanction that starts at ``starts_at``."""
+    return years_later(starts_at, MAX_SANCTION_YEARS)
 
 
 def clean_reason(reason: str, *, field: str = "reason") -> str:
@@ -189,12 +215,23 @@ def sanction_impose(
         .select_related("cycle__body", "cycle__methodology", "entity")
         .get(pk=rating.pk)
     )
+    entity_lock(entity_id=rating.entity_id)
     body = rating.cycle.body
     ensure_decider(actor=actor, body=body, entity=rating.entity)
+    now = timezone.now()
     if rating.state != Rating.State.PUBLISHED:
         raise Conflict(
             _("Sanctions are imposed on published ratings only."),
             code="rating_not_published",
+        )
+    if rating.valid_until is not None and rating.valid_until <= now:
+        raise Conflict(
+            _(
+                "This rating lapsed on %(date)s: sanctions are imposed on ratings "
+                "in force only."
+            )
+            % {"date": day(rating.valid_until)},
+            code="rating_lapsed",
         )
     measure = (
         GradeMeasure.objects.filter(
@@ -212,12 +249,17 @@ def sanction_impose(
             % {"grade": rating.grade},
         )
     reason = clean_reason(reason)
-    now = timezone.now()
     if ends_at is None:
         ends_at = now + timedelta(days=measure.duration_days)
     elif timezone.is_naive(ends_at) or ends_at <= now:
         raise ApplicationError.on_field(
             "ends_at", _("A sanction ends at a time in the future.")
+        )
+    elif ends_at > sanction_latest_end(now):
+        raise ApplicationError.on_field(
+            "ends_at",
+            _("A sanction lasts at most %(years)d years: end it by %(date)s.")
+            % {"years": MAX_SANCTION_YEARS, "date": day(sanction_latest_end(now))},
         )
     if Sanction.objects.filter(rating=rating, kind=kind).exists():
         raise Conflict(
@@ -283,11 +325,18 @@ def sanctions_expire(*, now: datetime | None = None) -> int:
     due = list(
         Sanction.objects.filter(state=Sanction.State.ACTIVE, ends_at__lte=now)
         .order_by("ends_at", "pk")
+        .values_list("pk", "entity_id")
+    )
+    # The entities first (in one order), then their sanctions.
+    list(
+        Organization.objects.select_for_update()
+        .filter(pk__in={entity_id for _pk, entity_id in due})
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     expired = 0
     entities: set[int] = set()
-    for pk in due:
+    for pk, _entity_id in due:
         moved = Sanction.objects.filter(pk=pk, state=Sanction.State.ACTIVE).update(
             state=Sanction.State.EXPIRED, ended_at=now
         )
@@ -316,7 +365,9 @@ def credit_measures_sync(*, entity_id: int) -> dict[str, object]:
     """Recompute the entity's credit measures in the store from the active
     sanctions of every body and the incentives of its current published ratings
     (an incentive holds only while no sanction is active), and write them.
-    Returns what was written; running it again writes the same."""
+    Returns what was written; running it again writes the same. It holds the
+    entity's lock, so what it reads is not changed before it writes."""
+    entity_lock(entity_id=entity_id)
     now = timezone.now()
     sanctions = set(
         Sanction.objects.filter(

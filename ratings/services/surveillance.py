@@ -9,10 +9,16 @@
   watch per entity and body: opening again returns the open one. It links the
   entity's published rating by the body, is due in ``WATCH_DAYS`` days, and sets
   the store's ``credit_on_watch``.
+- Opening a watch starts a watch cycle that rates the entity again
+  (``_rate_again``); that rating goes the normal way (analyst review, committee,
+  notice, objection) and, once published, supersedes the rating under watch. A
+  watch moves no grade by itself.
 - A person of the body (analyst, owner or administrator), impartial to the entity,
-  resolves it (``watch_resolve``): the grade is affirmed, or moved one notch up or
-  down on the methodology's scale; the outlook may change. The store's mark
-  clears once no watch of the entity is open.
+  resolves it (``watch_resolve``): ``upgrade`` or ``downgrade`` once a rating
+  published since the watch opened has a higher or lower grade than the rating
+  under watch; ``affirm`` when no newer rating was published or its grade is the
+  same. The outlook of the current rating may change. The store's mark clears
+  once no watch of the entity is open.
 - An open watch past its due date is overdue: beat tells the body's analysts once
   (``watch_remind_overdue``).
 - A published rating lapses at ``valid_until`` (publication plus the
@@ -35,6 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from config.exceptions import ApplicationError, Conflict, PermissionDenied
+from marketplace.credit import GRADES, grade_rank
 from marketplace.models import (
     AgentEvent,
     AgentVersion,
@@ -49,7 +56,6 @@ from marketplace.services.organizations import (
     organization_set_credit_grade,
     organization_set_credit_measures,
 )
-from ratings import scoring
 from ratings.models import (
     ConflictOfInterest,
     CreditEvent,
@@ -81,12 +87,6 @@ SPIKE_BASELINE = timedelta(days=30)
 SPIKE_FACTOR = 3
 # The first scan looks this far back.
 FIRST_SCAN = timedelta(days=7)
-
-NOTCH_BY_RESOLUTION: dict[str, int] = {
-    Resolution.AFFIRM: 0,
-    Resolution.UPGRADE: 1,
-    Resolution.DOWNGRADE: -1,
-}
 
 # What the entity's owners and administrators read, by why the watch opened and
 # by how it was resolved.
@@ -174,20 +174,32 @@ def _ensure_impartial(*, actor: User, entity: Organization) -> None:
         )
 
 
-def _published_rating(*, entity_id: int, body_id: int) -> Rating | None:
+def _published_rating(
+    *, entity_id: int, body_id: int, lock: bool = False
+) -> Rating | None:
     """The entity's published rating by the body (expired or not: it is the one
-    under watch)."""
+    under watch), locked when ``lock``."""
+    ratings = Rating.objects.filter(
+        entity_id=entity_id, cycle__body_id=body_id, state=Rating.State.PUBLISHED
+    )
+    if lock:
+        ratings = ratings.select_for_update(of=("self",))
     return (
-        Rating.objects.filter(
-            entity_id=entity_id, cycle__body_id=body_id, state=Rating.State.PUBLISHED
-        )
-        .select_related("cycle__methodology", "cycle__body")
+        ratings.select_related("cycle__methodology", "cycle__body")
         .order_by("-published_at", "-pk")
         .first()
     )
 
 
+def _lock_entity(entity_id: int) -> None:
+    """Lock the entity's organisation row: the store's credit fields are
+    recomputed and written under it. Any rating is locked before it, never
+    after."""
+    Organization.objects.select_for_update().filter(pk=entity_id).first()
+
+
 def _sync_on_watch(entity_id: int) -> None:
+    _lock_entity(entity_id)
     organization_set_credit_measures(
         organization_id=entity_id,
         credit_on_watch=Watch.objects.filter(
@@ -210,6 +222,7 @@ def _watch_open(
 ) -> tuple[Watch, bool]:
     """The open watch of the entity by the body, opened now unless one is open;
     whether it was opened now."""
+    _lock_entity(entity.pk)
     existing = (
         Watch.objects.select_related("entity", "body")
         .filter(entity=entity, body=body, resolved_at__isnull=True)
@@ -314,12 +327,17 @@ def watch_open(
             raise ApplicationError.on_field(
                 "detail", _("Say what happened that may move the grade.")
             )
-        if not Enrolment.objects.filter(
+    # Before the enrolment is checked: a withdrawal takes the same lock.
+    _lock_entity(entity.pk)
+    if (
+        actor is not None
+        and not Enrolment.objects.filter(
             entity=entity, body=body, withdrawn_at__isnull=True
-        ).exists():
-            raise ApplicationError.on_field(
-                "entity", _("This entity is not enrolled with the body.")
-            )
+        ).exists()
+    ):
+        raise ApplicationError.on_field(
+            "entity", _("This entity is not enrolled with the body.")
+        )
     watch, _opened = _watch_open(
         entity=entity,
         body=body,
@@ -366,6 +384,81 @@ def watch_on_finding(*, finding: Finding, actor: User | None = None) -> list[Wat
 # --- Resolution ---------------------------------------------------------------------
 
 
+def _rating_since(watch: Watch) -> Rating | None:
+    """The rating of the entity by the body published since the watch opened
+    (the watch cycle's, or a later one) that stands now, or None."""
+    return (
+        Rating.objects.filter(
+            entity_id=watch.entity_id,
+            cycle__body_id=watch.body_id,
+            state=Rating.State.PUBLISHED,
+            published_at__gt=watch.opened_at,
+        )
+        .order_by("-published_at", "-pk")
+        .first()
+    )
+
+
+def _ensure_resolution_fits(
+    *, resolution: str, watched: Rating | None, since: Rating | None
+) -> None:
+    """An upgrade or a downgrade needs a rating published since the watch opened
+    with a higher or lower grade than the rating under watch; an affirmation
+    needs none, or one with the same grade."""
+    if resolution == Resolution.AFFIRM:
+        if since is not None and watched is not None and since.grade != watched.grade:
+            raise Conflict(
+                _(
+                    "The rating published since the watch opened gives %(grade)s, "
+                    "not %(watched)s: upgrade or downgrade instead of affirming."
+                )
+                % {"grade": since.grade, "watched": watched.grade},
+                code="grade_moved",
+            )
+        return
+    if watched is None:
+        raise Conflict(
+            _(
+                "The watch opened on no published rating of the entity: there is "
+                "no grade to upgrade or downgrade. Affirm it."
+            ),
+            code="no_published_rating",
+        )
+    if since is None:
+        raise Conflict(
+            _(
+                "No rating of the entity was published since the watch opened: "
+                "publish the rating of the watch cycle first."
+            ),
+            code="watch_cycle_not_published",
+        )
+    if since.grade not in GRADES or watched.grade not in GRADES:
+        raise Conflict(
+            _("The grades %(watched)s and %(grade)s cannot be compared.")
+            % {"watched": watched.grade, "grade": since.grade},
+            code="grades_not_comparable",
+        )
+    moved = grade_rank(since.grade) - grade_rank(watched.grade)
+    if resolution == Resolution.UPGRADE and moved <= 0:
+        raise Conflict(
+            _(
+                "The rating published since the watch opened gives %(grade)s, "
+                "which is not higher than %(watched)s: it is no upgrade."
+            )
+            % {"grade": since.grade, "watched": watched.grade},
+            code="not_an_upgrade",
+        )
+    if resolution == Resolution.DOWNGRADE and moved >= 0:
+        raise Conflict(
+            _(
+                "The rating published since the watch opened gives %(grade)s, "
+                "which is not lower than %(watched)s: it is no downgrade."
+            )
+            % {"grade": since.grade, "watched": watched.grade},
+            code="not_a_downgrade",
+        )
+
+
 @transaction.atomic
 def watch_resolve(
     *,
@@ -376,20 +469,18 @@ def watch_resolve(
     grade: str | None = None,
     outlook: str | None = None,
 ) -> Watch:
-    """Resolve an open watch: affirm the grade, or move the published rating one
-    notch up or down on its methodology's scale; ``grade``, when given, is the
-    grade the caller expects the resolution to give (refused if it does not), and
-    ``outlook`` a new outlook for the rating. By an impartial analyst, owner or
-    administrator of the body, with reasons."""
-    watch = (
-        Watch.objects.select_for_update(of=("self",))
-        .select_related("entity", "body")
-        .get(pk=watch.pk)
-    )
+    """Resolve an open watch. A watch moves no grade: its watch cycle rates the
+    entity again and that rating, once published through the committee, notice
+    and objection, supersedes the one under watch. ``upgrade`` and ``downgrade``
+    then need that rating (published since the watch opened) to be higher or
+    lower than the rating under watch (409 until it is published); ``affirm``
+    needs none, or one with the same grade. ``grade``, when given, is the grade
+    the caller expects to stand (refused if it does not), and ``outlook`` a new
+    outlook for the entity's current rating by the body. By an impartial analyst,
+    owner or administrator of the body, with reasons."""
+    watch = Watch.objects.select_related("entity", "body").get(pk=watch.pk)
     _ensure_body_person(actor=actor, body=watch.body)
     _ensure_impartial(actor=actor, entity=watch.entity)
-    if watch.resolved_at is not None:
-        raise Conflict(_("This watch was resolved already."), code="watch_resolved")
     if resolution not in Resolution.values:
         raise ApplicationError.on_field(
             "resolution", _("Affirm the grade, upgrade it or downgrade it.")
@@ -401,44 +492,37 @@ def watch_resolve(
         raise ApplicationError.on_field(
             "reason", _("Give the reasons for the resolution.")
         )
-    rating = _published_rating(entity_id=watch.entity_id, body_id=watch.body_id)
-    by = NOTCH_BY_RESOLUTION[resolution]
-    if rating is None and (by or outlook):
+    # The order of locks: the rating, then the organisation, then the watch.
+    rating = _published_rating(
+        entity_id=watch.entity_id, body_id=watch.body_id, lock=True
+    )
+    _lock_entity(watch.entity_id)
+    watch = (
+        Watch.objects.select_for_update(of=("self",))
+        .select_related("entity", "body", "rating")
+        .get(pk=watch.pk)
+    )
+    if watch.resolved_at is not None:
+        raise Conflict(_("This watch was resolved already."), code="watch_resolved")
+    if rating is None and outlook:
         raise Conflict(
             _("The entity has no published rating by this body to change."),
             code="no_published_rating",
         )
-    old_grade = rating.grade if rating else ""
-    new_grade = old_grade
-    if rating is not None and by:
-        bands = [
-            scoring.GradeBand(band.grade, band.min_score)
-            for band in rating.cycle.methodology.bands.order_by("-min_score")
-        ]
-        try:
-            new_grade = scoring.notch(grade=old_grade, by=by, bands=bands)  # type: ignore[arg-type]  # by is -1 or 1
-        except scoring.ScoringError:
-            raise ApplicationError.on_field(
-                "resolution",
-                _("The grade %(grade)s cannot move one notch this way.")
-                % {"grade": old_grade},
-            ) from None
+    watched = watch.rating
+    since = _rating_since(watch)
+    _ensure_resolution_fits(resolution=resolution, watched=watched, since=since)
+    old_grade = watched.grade if watched else ""
+    new_grade = since.grade if since else old_grade
     if grade is not None and grade != new_grade:
         raise ApplicationError.on_field(
             "grade",
-            _("This resolution gives the grade %(grade)s.") % {"grade": new_grade},
+            _("The grade that stands is %(grade)s.") % {"grade": new_grade},
         )
     now = timezone.now()
-    if rating is not None:
-        changes: dict[str, Any] = {}
-        if new_grade != old_grade:
-            changes["grade"] = new_grade
-        if outlook is not None and outlook != rating.outlook:
-            changes["outlook"] = outlook
-        if changes:
-            Rating.objects.filter(pk=rating.pk).update(updated_at=now, **changes)
-            for name, value in changes.items():
-                setattr(rating, name, value)
+    if rating is not None and outlook is not None and outlook != rating.outlook:
+        Rating.objects.filter(pk=rating.pk).update(updated_at=now, outlook=outlook)
+        rating.outlook = outlook
     Watch.objects.filter(pk=watch.pk).update(
         resolution=resolution,
         resolution_reason=reason,
@@ -457,6 +541,8 @@ def watch_resolve(
         payload={
             "watch": str(watch.public_id),
             "reason": reason,
+            "watched_rating": watched.pk if watched else None,
+            "rating_since": since.pk if since else None,
             "from_grade": old_grade,
             "to_grade": new_grade,
             "outlook": rating.outlook if rating else "",
@@ -473,6 +559,7 @@ def _sync_store(*, entity_id: int, now: datetime | None = None) -> None:
     """The store shows the entity's current rating (the latest published one
     within its validity), its outlook and the measures of its grade; none once
     every rating lapsed."""
+    _lock_entity(entity_id)
     entity = Organization.objects.get(pk=entity_id)
     current = current_rating(entity, now=now)
     organization_set_credit_grade(

@@ -14,6 +14,7 @@ Every change goes through a cycle or decision service: a field error shows on th
 form, a denial answers 403, a missing object 404.
 """
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -46,14 +47,24 @@ from ratings.selectors.cycles import (
     cycle_progress,
     cycle_rating_list,
     industry_body_by_slug,
+    is_conflicted,
     methodologies_in_force,
     role_in,
 )
-from ratings.services.cycles import MAX_CHUNK_SIZE, cycle_cancel, cycle_create
+from ratings.services.cycles import (
+    EARLIEST_MOMENT,
+    LATEST_MOMENT,
+    MAX_CHUNK_SIZE,
+    cycle_cancel,
+    cycle_create,
+)
 from ratings.services.decisions import rating_analyst_review, rating_vote
 from ratings.services.methodologies import AUTHOR_ROLES
 
 PAGE_SIZE = 20
+# Ids fit a signed 64-bit column.
+ID_LIMIT = 2**63
+ID_MAX_DIGITS = len(str(ID_LIMIT))
 # A bulk action takes at most one page of ratings.
 BULK_MAX = 100
 Role = Membership.Role
@@ -66,6 +77,24 @@ RatingState = Rating.State
 class MethodologyChoiceField(forms.ModelChoiceField[Methodology]):
     def label_from_instance(self, obj: Methodology) -> str:
         return f"{obj.name_en} ({obj.code} v{obj.version})"
+
+
+def within_moment_range(value: datetime | None) -> datetime | None:
+    """``value`` if it falls in the years a cycle may read or be scheduled for;
+    a validation error otherwise (a far date does not survive a change of time
+    zone). Compares the year as given, with no time-zone arithmetic."""
+    if value is not None and not (
+        EARLIEST_MOMENT.year <= value.year < LATEST_MOMENT.year
+    ):
+        raise forms.ValidationError(
+            _("Give a moment from %(earliest)s to %(latest)s.")
+            % {
+                "earliest": EARLIEST_MOMENT.date().isoformat(),
+                "latest": LATEST_MOMENT.date().isoformat(),
+            },
+            code="out_of_range",
+        )
+    return value
 
 
 class CycleStartForm(forms.Form):
@@ -108,10 +137,13 @@ class CycleStartForm(forms.Form):
         field.queryset = methodologies_in_force(body=body)
 
     def clean_as_of(self) -> Any:
-        value = self.cleaned_data.get("as_of")
+        value = within_moment_range(self.cleaned_data.get("as_of"))
         if value is not None and value > timezone.now():
             raise forms.ValidationError(_("The evidence date cannot be in the future."))
         return value
+
+    def clean_scheduled_for(self) -> Any:
+        return within_moment_range(self.cleaned_data.get("scheduled_for"))
 
 
 class RatingFilterForm(forms.Form):
@@ -162,6 +194,16 @@ def cycle_for_member(
         raise DomainPermissionDenied(
             _("Only the body's members see its rating cycles.")
         )
+    if cycle.entity_id is not None and is_conflicted(
+        user=user, entity_id=cycle.entity_id
+    ):
+        raise DomainPermissionDenied(
+            _(
+                "This cycle rates an entity you belong to or declared a conflict of "
+                "interest with: you take no part in it."
+            ),
+            code="conflict_of_interest",
+        )
     return user, cycle, role
 
 
@@ -181,7 +223,7 @@ def _cycle_url(cycle: RatingCycle, data: Any) -> str:
     _form, state, grade = _filters(data)
     query = {"state": state, "grade": grade}
     page = str(data.get("page", ""))
-    if page.isdigit():
+    if page.isascii() and page.isdigit() and len(page) <= ID_MAX_DIGITS:
         query["page"] = page
     kept = urlencode({k: v for k, v in query.items() if v})
     url = reverse("credit-cycle-detail", kwargs={"public_id": cycle.public_id})
@@ -261,10 +303,13 @@ def body_cycles(request: HttpRequest, body: str) -> HttpResponse:
 
 @login_required
 def cycle_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    _user, cycle, role = cycle_for_member(request, public_id)
+    user, cycle, role = cycle_for_member(request, public_id)
     filter_form, state, grade = _filters(request.GET)
     status = 200 if not request.GET or filter_form.is_valid() else 400
-    page = _page(request, cycle_rating_list(cycle=cycle, state=state, grade=grade))
+    page = _page(
+        request,
+        cycle_rating_list(cycle=cycle, viewer=user, state=state, grade=grade),
+    )
     query = urlencode({k: v for k, v in (("state", state), ("grade", grade)) if v})
     can_review = role in AUTHOR_ROLES
     can_vote = role == Role.COMMITTEE_MEMBER
@@ -275,7 +320,7 @@ def cycle_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
             "cycle": cycle,
             "role": role,
             "progress": cycle_progress(cycle=cycle),
-            "counts": cycle_counts(cycle=cycle),
+            "counts": cycle_counts(cycle=cycle, viewer=user),
             "grades": cycle_grades(cycle=cycle),
             "filter_form": filter_form,
             "page": page,
@@ -331,9 +376,23 @@ def cycle_cancel_submit(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return redirect("credit-cycle-detail", public_id=cycle.public_id)
 
 
+def _rating_id(value: str) -> int | None:
+    """A rating id from the form: plain ASCII digits within the database's
+    range, None for anything else."""
+    if not (value.isascii() and value.isdigit()) or len(value) > ID_MAX_DIGITS:
+        return None
+    number = int(value)
+    return number if 0 < number < ID_LIMIT else None
+
+
 def _selected(request: HttpRequest, cycle: RatingCycle) -> list[Rating]:
-    """The cycle's ratings named in the form (at most ``BULK_MAX``)."""
-    ids = [v for v in request.POST.getlist("rating") if v.isdigit()][:BULK_MAX]
+    """The cycle's ratings named in the form (at most ``BULK_MAX``); the
+    services refuse, rating by rating, those the user may not act on."""
+    ids = [
+        number
+        for number in map(_rating_id, request.POST.getlist("rating"))
+        if number is not None
+    ][:BULK_MAX]
     return list(
         Rating.objects.filter(cycle=cycle, pk__in=ids)
         .select_related("entity")

@@ -38,6 +38,7 @@ from marketplace.views.errors import add_service_error
 from ratings.models import CommitteeVote, Objection, Rating
 from ratings.selectors.cycles import (
     PUBLISH_ROLES,
+    conflict_kind,
     contributions_total,
     entity_can_see,
     entity_manages,
@@ -150,9 +151,33 @@ BODY_FORMS: dict[str, type[forms.Form]] = {
 # --- The body's rating page ---------------------------------------------------------
 
 
+def ensure_impartial_reader(user: User, rating: Rating) -> None:
+    """A member of the body who belongs to the rated entity or declared a
+    conflict of interest with it does not read the rating from the body's side
+    (an entity's owner reads it on the entity's pages from the notice on)."""
+    kind = conflict_kind(user=user, entity_id=rating.entity_id)
+    if kind == "declared":
+        raise DomainPermissionDenied(
+            _(
+                "You declared a conflict of interest with this entity: you take no "
+                "part in its ratings and do not see them from the body's side."
+            ),
+            code="conflict_of_interest",
+        )
+    if kind == "member":
+        raise DomainPermissionDenied(
+            _(
+                "You belong to the rated entity: you see its ratings only on the "
+                "entity's pages, from the notice on."
+            ),
+            code="conflict_of_interest",
+        )
+
+
 def _body_rating(request: HttpRequest, pk: int) -> tuple[User, Rating]:
     """The rating and the signed-in member of its body: 404 for an unknown
-    rating, 403 for anyone outside the body."""
+    rating, 403 for anyone outside the body and for a member of the rated
+    entity or one who declared a conflict of interest with it."""
     user = signed_in_user(request.user)
     rating = rating_get(pk=pk)
     if rating is None:
@@ -161,6 +186,7 @@ def _body_rating(request: HttpRequest, pk: int) -> tuple[User, Rating]:
         raise DomainPermissionDenied(
             _("Only the members of the rating body see this rating.")
         )
+    ensure_impartial_reader(user, rating)
     return user, rating
 
 
@@ -215,10 +241,12 @@ def _submit(
     action: str,
     call: Any,
     success: str,
+    leave: bool = False,
 ) -> HttpResponse:
     """Run the decision behind the form ``action`` (None: a plain button): a
-    redirect to the rating with ``success``, or the page again with the error
-    and its status."""
+    redirect to the rating with ``success`` (to its cycle when ``leave``: the
+    user no longer sees the rating), or the page again with the error and its
+    status."""
     user, rating = _body_rating(request, pk)
     form_class = BODY_FORMS.get(action)
     form = form_class(request.POST, auto_id=f"{action}_%s") if form_class else None
@@ -244,6 +272,8 @@ def _submit(
             status=error.status_code,
         )
     messages.success(request, success)
+    if leave:
+        return redirect("credit-cycle-detail", public_id=rating.cycle.public_id)
     return redirect("credit-rating-detail", pk=pk)
 
 
@@ -356,6 +386,7 @@ def rating_conflict_submit(request: HttpRequest, pk: int) -> HttpResponse:
             "Your conflict of interest was recorded: you take no part in this "
             "entity's ratings."
         ),
+        leave=True,
     )
 
 

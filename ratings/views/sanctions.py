@@ -58,9 +58,11 @@ from ratings.services.repair import (
 from ratings.services.sanctions import (
     DECIDER_ROLES,
     ENTITY_ROLES,
+    MAX_SANCTION_YEARS,
     REASON_MAX_LENGTH,
     SANCTION_KINDS,
     sanction_impose,
+    sanction_latest_end,
 )
 
 PAGE_SIZE = 20
@@ -88,6 +90,18 @@ class ImposeForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=gettext_lazy("Leave empty for the period the methodology sets."),
     )
+
+    def clean_ends_on(self) -> date | None:
+        """Not past the longest a sanction lasts (a far year does not even make
+        a moment in every time zone)."""
+        day: date | None = self.cleaned_data.get("ends_on")
+        latest = timezone.localtime(sanction_latest_end(timezone.now())).date()
+        if day is not None and day >= latest:
+            raise forms.ValidationError(
+                _("A sanction lasts at most %(years)d years: end it before %(date)s.")
+                % {"years": MAX_SANCTION_YEARS, "date": latest.isoformat()}
+            )
+        return day
 
     def ends_at(self) -> datetime | None:
         """The end of the chosen day, in the site's time zone."""

@@ -2,11 +2,13 @@
 
 The body's console lists its watches, open (the overdue ones marked), overdue
 or resolved, with a form to resolve each open one and a form to open a watch by
-hand (an analyst's call). Its owners, administrators, analysts and committee
-members see it; owners, administrators and analysts act, when impartial to the
-entity. Every change goes through a service: its field errors show on the form
-(400, or 409 when the watch moved on), a denial answers 403 and a missing object
-404."""
+hand (an analyst's call). An open watch shows the grade of the rating published
+since it opened (its watch cycle's), by which it is upgraded or downgraded; until
+that rating is published only affirming goes (409 otherwise). Its owners,
+administrators, analysts and committee members see it; owners, administrators
+and analysts act, when impartial to the entity. Every change goes through a
+service: its field errors show on the form (400, or 409 when the watch moved
+on), a denial answers 403 and a missing object 404."""
 
 import uuid
 from collections.abc import Callable

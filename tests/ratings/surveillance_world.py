@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from marketplace.models import Membership, Organization, User
-from ratings.models import MisconductReport, Rating
+from ratings.models import MisconductReport, Rating, RatingCycle, Watch
 from ratings.services.cycles import cycle_create
 from ratings.services.decisions import rating_publish
 from tests.marketplace.factories import MembershipFactory, UserFactory
@@ -57,6 +57,19 @@ def publish_as(rating: Rating, grade: str, outlook: str = "stable") -> Rating:
     )
     rating.refresh_from_db()
     return rating_publish(rating=rating)
+
+
+def publish_watch_cycle(watch: Watch, grade: str, outlook: str = "stable") -> Rating:
+    """Run the watch cycle the watch started and publish its rating of the
+    entity with ``grade``: it supersedes the rating under watch."""
+    cycle = RatingCycle.objects.filter(
+        trigger=RatingCycle.Trigger.WATCH,
+        entity=watch.entity,
+        methodology__body=watch.body,
+    ).latest("pk")
+    _run(cycle)
+    rating = Rating.objects.get(cycle=cycle, entity=watch.entity)
+    return publish_as(rating, grade, outlook)
 
 
 def build_world(monkeypatch: pytest.MonkeyPatch, prefix: str = "w") -> World:

@@ -401,3 +401,141 @@ def test_declaring_a_conflict_of_interest(setting: Setting) -> None:
     assert blank.status_code == 400
     assert anonymous.status_code in (401, 403)
     assert ConflictOfInterest.objects.filter(entity=entity).count() == 1
+
+
+# --- Members of the body who belong to the entity or declared a conflict -------------
+
+
+def test_the_rating_api_gives_the_conflicted_no_body_side(setting: Setting) -> None:
+    # given: an analyst of the body who also owns the rated entity, a committee
+    # member who declared a conflict with it
+    rating = first_rating(setting)
+    entity = setting.publishers[0]
+    both = member(setting.body, Role.ANALYST)
+    Membership.objects.create(user=both, organization=entity, role=Role.OWNER)
+    declared = setting.committee[4]
+    ConflictOfInterest.objects.create(user=declared, entity=entity, reason="Advisor.")
+    detail = rating_url(rating)
+
+    # when: before the notice
+    both_early = api(both).get(detail)
+    both_reviews = api(both).post(rating_url(rating, "review"), {}, format="json")
+    declared_early = api(declared).get(detail)
+    noticed(setting, rating)
+    both_later = api(both).get(detail)
+    both_publishes = api(both).post(rating_url(rating, "publish"))
+    declared_later = api(declared).get(detail)
+
+    # then
+    assert both_early.status_code == 403
+    assert error_code(both_early) == "conflict_of_interest"
+    assert "grade" not in both_early.json()
+    assert both_reviews.status_code == 403
+    assert declared_early.status_code == 403
+    assert error_code(declared_early) == "conflict_of_interest"
+    assert both_later.status_code == 200
+    assert both_later.json()["side"] == "entity"
+    assert "evidence" not in both_later.json()
+    assert both_publishes.status_code == 403
+    assert declared_later.status_code == 403
+    assert api(setting.analyst).get(detail).json()["side"] == "body"
+
+
+def test_notifying_through_the_api_is_refused_to_the_conflicted(
+    setting: Setting,
+) -> None:
+    # given: a rating the committee approved; an analyst who belongs to the entity
+    rating = first_rating(setting)
+    api(setting.analyst).post(rating_url(rating, "review"), {}, format="json")
+    for n, voter in enumerate(setting.committee[:3]):
+        api(voter).post(
+            rating_url(rating, "votes"), {"vote": "approve", "chair": n == 0}, "json"
+        )
+    rating.refresh_from_db()
+    assert rating.state == State.COMMITTEE_APPROVED
+    both = member(setting.body, Role.ANALYST)
+    Membership.objects.create(
+        user=both, organization=setting.publishers[0], role=Role.MEMBER
+    )
+
+    # when
+    refused = api(both).post(rating_url(rating, "notify"))
+
+    # then
+    assert refused.status_code == 403
+    rating.refresh_from_db()
+    assert rating.state == State.COMMITTEE_APPROVED
+
+
+def test_the_cycle_api_leaves_out_the_conflicted_entities(setting: Setting) -> None:
+    # given: a cycle of every entity, and one of the first entity alone
+    cycle = run_cycle(setting)
+    first = setting.publishers[0]
+    declared = setting.committee[1]
+    ConflictOfInterest.objects.create(user=declared, entity=first, reason="Advisor.")
+    both = member(setting.body, Role.ANALYST)
+    Membership.objects.create(
+        user=both, organization=setting.publishers[1], role=Role.OWNER
+    )
+    watch = cycle_create(
+        actor=setting.analyst,
+        methodology=setting.methodology,
+        entity=first,
+        trigger=RatingCycle.Trigger.WATCH,
+    )
+
+    def entities(user: User) -> set[str]:
+        response = api(user).get(
+            reverse("api-credit-cycle-ratings", kwargs={"public_id": cycle.public_id})
+        )
+        assert response.status_code == 200
+        return {row["entity"] for row in response.json()["results"]}
+
+    # when / then
+    everyone = {p.slug for p in setting.publishers}
+    assert entities(setting.analyst) == everyone
+    assert entities(declared) == everyone - {first.slug}
+    assert entities(both) == everyone - {setting.publishers[1].slug}
+    watch_url = reverse(
+        "api-credit-cycle-detail", kwargs={"public_id": watch.public_id}
+    )
+    assert api(setting.analyst).get(watch_url).status_code == 200
+    refused = api(declared).get(watch_url)
+    assert refused.status_code == 403
+    assert error_code(refused) == "conflict_of_interest"
+    assert (
+        api(declared)
+        .get(reverse("api-credit-cycle-ratings", kwargs={"public_id": watch.public_id}))
+        .status_code
+        == 403
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("as_of", "0001-01-01T00:00:00"),
+        ("as_of", "0001-01-01T00:00:00+00:00"),
+        ("as_of", "1999-12-31T23:00:00"),
+        ("scheduled_for", "0001-01-01T00:00:00"),
+        ("scheduled_for", "9999-12-31T23:59:59"),
+        ("scheduled_for", "9999-12-31T23:59:59-12:00"),
+    ],
+)
+def test_starting_a_cycle_refuses_moments_out_of_range(
+    setting: Setting, field: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the serializer itself refuses, before any service is asked
+    def never(**kwargs: object) -> None:
+        raise AssertionError("the serializer let an out-of-range moment through")
+
+    monkeypatch.setattr("ratings.api.cycles.cycle_create", never)
+    url = reverse("api-credit-body-cycles", kwargs={"slug": setting.body.slug})
+
+    # when
+    response = api(setting.analyst).post(url, {field: value}, format="json")
+
+    # then
+    assert response.status_code == 400
+    assert field in response.json()["error"]["details"]
+    assert not RatingCycle.objects.exists()

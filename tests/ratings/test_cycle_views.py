@@ -465,3 +465,134 @@ def test_the_cycles_list_takes_as_many_queries_whatever_its_length(
     with django_assert_num_queries(len(few)):  # type: ignore[operator]
         four = get(other_body)
     assert four.count('class="cycle"') == 4
+
+
+# --- Conflicts of interest and odd input --------------------------------------------
+
+
+def test_the_cycle_page_leaves_out_the_entities_a_member_is_conflicted_with(
+    setting: Setting,
+) -> None:
+    # given: the first entity graded ZZ; a committee member who declared a
+    # conflict with it, an analyst of the body who belongs to the second entity
+    cycle = run_cycle(setting)
+    ratings = {r.entity_id: r for r in Rating.objects.filter(cycle=cycle)}
+    first, second, third = setting.publishers
+    Rating.objects.filter(pk=ratings[first.pk].pk).update(grade="ZZ")
+    declared = setting.committee[1]
+    ConflictOfInterest.objects.create(user=declared, entity=first, reason="Advisor.")
+    both = member(setting.body, Role.ANALYST)
+    MembershipFactory.create(user=both, organization=second, role=Role.OWNER)
+    url = reverse("credit-cycle-detail", kwargs={"public_id": cycle.public_id})
+
+    # when
+    plain = signed_in(setting.analyst).get(url).content.decode()
+    conflicted = signed_in(declared).get(url)
+    member_of_second = signed_in(both).get(url).content.decode()
+    filtered = signed_in(declared).get(url, {"grade": "ZZ"}).content.decode()
+
+    # then
+    assert plain.count('class="rating"') == 3
+    assert '<li data-grade="ZZ">' in plain
+    assert conflicted.status_code == 200
+    html = conflicted.content.decode()
+    assert html.count('class="rating"') == 2
+    assert first.name not in html
+    assert third.name in html
+    assert '<li data-grade="ZZ">' not in html
+    assert member_of_second.count('class="rating"') == 2
+    assert second.name not in member_of_second
+    assert first.name in member_of_second
+    assert filtered.count('class="rating"') == 0
+
+
+def test_a_cycle_of_one_entity_is_refused_to_those_conflicted_with_it(
+    setting: Setting,
+) -> None:
+    # given: a cycle rating the first entity alone
+    first = setting.publishers[0]
+    cycle = _run(
+        cycle_create(
+            actor=setting.analyst,
+            methodology=setting.methodology,
+            entity=first,
+            trigger=RatingCycle.Trigger.WATCH,
+        )
+    )
+    declared = setting.committee[1]
+    ConflictOfInterest.objects.create(user=declared, entity=first, reason="Advisor.")
+    both = member(setting.body, Role.ANALYST)
+    MembershipFactory.create(user=both, organization=first, role=Role.MEMBER)
+    kwargs = {"public_id": cycle.public_id}
+    detail = reverse("credit-cycle-detail", kwargs=kwargs)
+    progress = reverse("credit-cycle-progress", kwargs=kwargs)
+
+    # when / then
+    assert signed_in(setting.analyst).get(detail).status_code == 200
+    refused = signed_in(declared).get(detail)
+    assert refused.status_code == 403
+    assert "conflict of interest" in refused.content.decode()
+    assert signed_in(declared).get(progress).status_code == 403
+    assert signed_in(both).get(detail).status_code == 403
+    assert (
+        signed_in(both)
+        .post(reverse("credit-cycle-bulk-review", kwargs=kwargs), {"rating": ["1"]})
+        .status_code
+        == 403
+    )
+
+
+def test_bulk_actions_skip_ids_that_are_not_plain_numbers_in_range(
+    setting: Setting,
+) -> None:
+    # given
+    cycle = run_cycle(setting)
+    rating = Rating.objects.filter(cycle=cycle).order_by("pk").first()
+    assert rating is not None
+    url = reverse("credit-cycle-bulk-review", kwargs={"public_id": cycle.public_id})
+    client = signed_in(setting.analyst)
+
+    # when: a superscript digit, a number too large for the database, a page
+    # number in Arabic-Indic digits
+    odd = client.post(url, {"rating": ["²", "1" * 25, str(2**63)]})
+    mixed = client.post(url, {"rating": ["²", "1" * 25, str(rating.pk)], "page": "٣"})
+
+    # then
+    assert odd.status_code == 302
+    assert any("Select at least one rating" in t for t in texts(odd))
+    assert mixed.status_code == 302
+    assert "page=" not in mixed["Location"]
+    rating.refresh_from_db()
+    assert rating.state == Rating.State.ANALYST_REVIEWED
+    assert Rating.objects.filter(cycle=cycle, state=Rating.State.COMPUTED).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("as_of", "0001-01-01T00:00"),
+        ("as_of", "1999-12-31T23:59"),
+        ("scheduled_for", "0001-01-01T00:00"),
+        ("scheduled_for", "9999-12-31T23:59"),
+    ],
+)
+def test_the_start_form_refuses_moments_out_of_range(
+    setting: Setting, field: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the form itself refuses, before any service is asked
+    def never(**kwargs: object) -> None:
+        raise AssertionError("the form let an out-of-range moment through")
+
+    monkeypatch.setattr("ratings.views.cycles.cycle_create", never)
+    client = signed_in(setting.analyst)
+    url = reverse("credit-body-cycles", kwargs={"body": setting.body.slug})
+
+    # when
+    response = client.post(
+        url, {"methodology": str(setting.methodology.public_id), field: value}
+    )
+
+    # then
+    assert response.status_code == 400
+    assert "Give a moment from 2000-01-01 to 9000-01-01." in response.content.decode()
+    assert not RatingCycle.objects.exists()

@@ -759,3 +759,40 @@ def test_only_a_watch_cycle_starts_without_a_person() -> None:
         entity=entity,
     )
     assert (cycle.trigger, cycle.started_by) == (RatingCycle.Trigger.WATCH, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "moment"),
+    [
+        ("as_of", datetime(1, 1, 1, tzinfo=timezone.get_current_timezone())),
+        ("as_of", datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("scheduled_for", datetime(9000, 1, 1, 0, 0, 1, tzinfo=UTC)),
+        (
+            "scheduled_for",
+            datetime(9999, 12, 31, 23, 59, tzinfo=timezone.get_current_timezone()),
+        ),
+        ("scheduled_for", datetime(1, 1, 1, tzinfo=UTC)),
+    ],
+    ids=["year-1", "before-2000", "after-9000", "year-9999", "scheduled-year-1"],
+)
+def test_a_cycle_refuses_moments_outside_the_sane_range(
+    field: str, moment: datetime
+) -> None:
+    body, analyst = _body()
+    methodology = _methodology(body, analyst)
+    given: dict[str, Any] = {field: moment}
+    with pytest.raises(ApplicationError) as error:
+        cycle_create(actor=analyst, methodology=methodology, **given)
+    assert list(error.value.details) == [field]
+    assert "2000-01-01" in error.value.details[field][0]
+    assert not RatingCycle.objects.exists()
+
+
+def test_a_cycle_may_read_the_evidence_as_of_the_first_day_of_2000() -> None:
+    body, analyst = _body()
+    methodology = _methodology(body, analyst)
+    cycle = cycle_create(
+        actor=analyst, methodology=methodology, as_of=cycles.EARLIEST_MOMENT
+    )
+    cycle.refresh_from_db()
+    assert cycle.as_of == datetime(2000, 1, 1, tzinfo=UTC)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from marketplace.models import Membership, Organization
 from ratings.models import CommitteeVote, ConflictOfInterest, Objection, Rating
+from ratings.selectors.cycles import rating_actions, rating_objection
 from ratings.services.decisions import (
     rating_analyst_review,
     rating_notify,
@@ -261,7 +262,8 @@ def test_the_rating_page_denies_outsiders_the_analyst_voting_and_conflicts(
     analyst_votes = signed_in(setting.analyst).post(
         url("credit-rating-vote", rating), {"vote": "approve"}
     )
-    conflicted_page = signed_in(conflicted).get(page).content.decode()
+    conflicted_response = signed_in(conflicted).get(page)
+    conflicted_page = conflicted_response.content.decode()
     conflicted_votes = signed_in(conflicted).post(
         url("credit-rating-vote", rating), {"vote": "approve"}
     )
@@ -274,6 +276,10 @@ def test_the_rating_page_denies_outsiders_the_analyst_voting_and_conflicts(
 
     # then
     assert declared.status_code == 302
+    assert declared["Location"] == reverse(
+        "credit-cycle-detail", kwargs={"public_id": rating.cycle.public_id}
+    )
+    assert conflicted_response.status_code == 403
     assert ConflictOfInterest.objects.filter(
         user=conflicted, entity=setting.publishers[0]
     ).exists()
@@ -430,3 +436,78 @@ def test_the_entity_list_takes_as_many_queries_whatever_its_length(
     with django_assert_num_queries(len(few)):  # type: ignore[operator]
         three = get(other)
     assert three.count('class="rating"') == 3
+
+
+# --- Members of the body who belong to the entity or declared a conflict -------------
+
+
+def test_the_body_side_is_refused_to_the_entitys_members_and_the_conflicted(
+    setting: Setting,
+) -> None:
+    # given: an analyst of the body who also owns the rated entity, and a
+    # committee member who declared a conflict with it
+    rating = first_rating(setting)
+    entity = setting.publishers[0]
+    both = member(setting.body, Role.ANALYST)
+    Membership.objects.create(user=both, organization=entity, role=Role.OWNER)
+    declared = setting.committee[4]
+    ConflictOfInterest.objects.create(user=declared, entity=entity, reason="Advisor.")
+    page = url("credit-rating-detail", rating)
+    review = url("credit-rating-review", rating)
+    entity_detail = entity_url("credit-entity-rating-detail", entity, rating)
+
+    # when: before the notice
+    both_page = signed_in(both).get(page)
+    both_reviews = signed_in(both).post(
+        review, {"adjustment": "0", "outlook": "stable"}
+    )
+    both_entity_early = signed_in(both).get(entity_detail)
+    declared_page = signed_in(declared).get(page)
+    # and from the notice on
+    noticed(setting, rating)
+    both_page_later = signed_in(both).get(page)
+    both_entity_later = signed_in(both).get(entity_detail)
+
+    # then
+    assert both_page.status_code == 403
+    assert "You belong to the rated entity" in both_page.content.decode()
+    assert "BBB" not in both_page.content.decode()
+    assert both_reviews.status_code == 403
+    assert both_entity_early.status_code == 404
+    assert declared_page.status_code == 403
+    assert "You declared a conflict of interest" in declared_page.content.decode()
+    assert both_page_later.status_code == 403
+    assert both_entity_later.status_code == 200
+    assert signed_in(setting.analyst).get(page).status_code == 200
+
+
+def test_notify_is_not_offered_to_the_conflicted(setting: Setting) -> None:
+    # given: a rating the committee approved
+    rating = first_rating(setting)
+    rating = rating_analyst_review(actor=setting.analyst, rating=rating)
+    for n, voter in enumerate(setting.committee[:3]):
+        rating_vote(actor=voter, rating=rating, vote="approve", chair=n == 0)
+    rating.refresh_from_db()
+    assert rating.state == State.COMMITTEE_APPROVED
+    both = member(setting.body, Role.ANALYST)
+    Membership.objects.create(
+        user=both, organization=setting.publishers[0], role=Role.MEMBER
+    )
+    declared = member(setting.body, Role.ADMIN)
+    ConflictOfInterest.objects.create(
+        user=declared, entity=setting.publishers[0], reason="Advisor."
+    )
+    objection = rating_objection(rating=rating)
+
+    # when
+    offered = {
+        user.pk: rating_actions(user=user, rating=rating, objection=objection).notify
+        for user in (setting.analyst, both, declared)
+    }
+    refused = signed_in(both).post(url("credit-rating-notify", rating))
+
+    # then
+    assert offered == {setting.analyst.pk: True, both.pk: False, declared.pk: False}
+    assert refused.status_code == 403
+    rating.refresh_from_db()
+    assert rating.state == State.COMMITTEE_APPROVED

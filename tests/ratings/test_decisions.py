@@ -18,6 +18,8 @@ from marketplace.models import (
 )
 from marketplace.selectors.search import agent_search
 from ratings.models import CommitteeVote, CreditEvent, Objection, Rating, RatingCycle
+from ratings.services import decisions
+from ratings.services import sanctions as sanction_services
 from ratings.services.cycles import cycle_create
 from ratings.services.decisions import (
     add_working_days,
@@ -628,3 +630,61 @@ def test_the_cycle_is_published_once_its_last_rating_is(world: World) -> None:
     assert (
         CreditEvent.objects.filter(cycle=cycle, action="cycle_published").count() == 1
     )
+
+
+# --- Impartiality of the notice, and the entity's lock on publication ---------------
+
+
+def test_notice_by_a_member_of_the_entity_is_refused(world: World) -> None:
+    rating = _approve(world, _reviewed(world), world.committee[:3])
+    notifier = _member(world.body, Role.ANALYST)
+    MembershipFactory.create(
+        user=notifier, organization=rating.entity, role=Role.MEMBER
+    )
+    with pytest.raises(PermissionDenied) as error:
+        rating_notify(actor=notifier, rating=rating)
+    assert error.value.code == "conflict_of_interest"
+    rating.refresh_from_db()
+    assert rating.state == State.COMMITTEE_APPROVED
+    assert not Notification.objects.filter(user=world.entity_owner).exists()
+
+
+def test_notice_by_a_member_with_a_declared_conflict_is_refused(
+    world: World,
+) -> None:
+    rating = _approve(world, _reviewed(world), world.committee[:3])
+    notifier = world.committee[4]
+    conflict_declare(actor=notifier, entity=rating.entity, reason="I advise them.")
+    with pytest.raises(PermissionDenied) as error:
+        rating_notify(actor=notifier, rating=rating)
+    assert error.value.code == "conflict_of_interest"
+    rating.refresh_from_db()
+    assert rating.state == State.COMMITTEE_APPROVED
+    # an impartial member of the body notifies it
+    assert rating_notify(actor=world.analyst, rating=rating).state == State.NOTICE
+
+
+def test_publication_locks_the_entity_after_the_ratings(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a rating under notice whose window closed
+    rating = _noticed(world)
+    Rating.objects.filter(pk=rating.pk).update(
+        objection_deadline=timezone.now() - timedelta(seconds=1)
+    )
+    rating.refresh_from_db()
+    locked: list[int] = []
+    real_lock = sanction_services.entity_lock
+
+    def spy(*, entity_id: int) -> Organization | None:
+        # the rating is still under notice when the entity is locked
+        assert Rating.objects.get(pk=rating.pk).state == State.NOTICE
+        locked.append(entity_id)
+        return real_lock(entity_id=entity_id)
+
+    monkeypatch.setattr(decisions, "entity_lock", spy)
+    # when
+    published = rating_publish(rating=rating)
+    # then: the entity was locked before anything was written
+    assert published.state == State.PUBLISHED
+    assert locked == [rating.entity_id]

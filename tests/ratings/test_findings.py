@@ -1,11 +1,14 @@
 """Misconduct investigation: the entity told and answering, the finding made when
 a report is substantiated, and the watches a serious finding opens."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from config.exceptions import ApplicationError, Conflict, PermissionDenied
 from marketplace.models import Notification
@@ -270,6 +273,9 @@ def test_the_finding_defaults_to_the_reports_category_and_date(world: World) -> 
         ({"severity": "grave"}, "severity"),
         ({"category": "nonsense"}, "category"),
         ({"occurred_at": timezone.now() + timedelta(days=3)}, "occurred_at"),
+        ({"occurred_at": datetime(1, 1, 1, tzinfo=UTC)}, "occurred_at"),
+        ({"occurred_at": datetime(1999, 12, 31, 23, tzinfo=UTC)}, "occurred_at"),
+        ({"occurred_at": datetime(2020, 1, 1)}, "occurred_at"),  # noqa: DTZ001  # naive on purpose
         ({"note": "  "}, "note"),
     ],
 )
@@ -343,3 +349,40 @@ def test_a_serious_finding_opens_a_watch_with_every_enrolled_body(
         (world.body.pk, world.entity.pk, None),
         (other.pk, world.entity.pk, None),
     }
+
+
+def test_upholding_with_a_day_out_of_range_is_refused_on_the_page_and_the_api(
+    world: World,
+) -> None:
+    # given: a report the entity had its time to answer
+    report = _past_deadline(_investigating(world))
+    page = Client(HTTP_ACCEPT_LANGUAGE="en")
+    page.force_login(world.analyst)
+    api = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    api.force_authenticate(world.analyst)
+    move = {"to": "substantiated", "note": "Found.", "severity": "general"}
+
+    # when
+    on_page = page.post(
+        reverse("report-transition", kwargs={"public_id": report.public_id}),
+        {**move, "seen": "investigating", "occurred_on": "0001-01-01"},
+        follow=True,
+    )
+    through_api = [
+        api.post(
+            reverse("api-report-transition", kwargs={"public_id": report.public_id}),
+            {**move, "occurred_at": occurred},
+            format="json",
+        )
+        for occurred in ("0001-01-01T00:00:00", "0001-01-01T00:00:00+00:00")
+    ]
+
+    # then
+    assert on_page.status_code == 200
+    assert "Give a day from 2000 on." in on_page.content.decode()
+    for response in through_api:
+        assert response.status_code == 400
+        assert "occurred_at" in response.json()["error"]["details"]
+    assert not Finding.objects.exists()
+    report.refresh_from_db()
+    assert report.state == State.INVESTIGATING

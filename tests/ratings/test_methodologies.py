@@ -149,6 +149,18 @@ def test_a_new_version_is_a_draft_copy_and_retires_the_old_one_on_publishing() -
         ([], BANDS, "indicators"),
         ([{**INDICATORS[0], "weight": "0"}], BANDS, "indicators"),
         ([{**INDICATORS[0], "weight": "NaN"}], BANDS, "indicators"),
+        # Weights and scores are kept to the hundredth: no silent rounding.
+        ([{**INDICATORS[0], "weight": "0.001"}], BANDS, "indicators"),
+        (
+            [
+                {**INDICATORS[0], "weight": "39.995"},
+                {**INDICATORS[1], "weight": "35.005"},
+                INDICATORS[2],
+            ],
+            BANDS,
+            "indicators",
+        ),
+        (INDICATORS, [{**BANDS[0], "min_score": "90.001"}, BANDS[-1]], "bands"),
         ([{**INDICATORS[0], "source": "gossip"}], BANDS, "indicators"),
         # Parameters the normalisation does not take, or lacks.
         ([{**INDICATORS[2], "params": {"min": 0, "max": 1}}], BANDS, "indicators"),
@@ -326,6 +338,11 @@ def test_measures_are_set_on_a_draft_and_copied_to_a_new_version() -> None:
         ([{"grade": "C", "kind": "downrank", "repair_after_days": 1.5}], "days"),
         ([{"grade": "C", "kind": "downrank", "repair_after_days": True}], "days"),
         ([{"grade": "C", "kind": "downrank", "duration_days": 99999}], "days"),
+        # Digits to isdigit() that int() does not take, or takes too many of.
+        ([{"grade": "C", "kind": "downrank", "duration_days": "²"}], "days"),
+        ([{"grade": "C", "kind": "downrank", "repair_after_days": "٣٠"}], "days"),
+        ([{"grade": "C", "kind": "downrank", "duration_days": "9" * 5000}], "days"),
+        ([{"grade": "C", "kind": "downrank", "duration_days": "0030.5"}], "days"),
         (
             [MEASURES[0], {"grade": "C", "kind": "suspension"}, MEASURES[0]],
             "twice",
@@ -349,3 +366,31 @@ def test_malformed_measures_are_refused_naming_the_field(
     assert problem in refused.value.message
     assert methodology.measures.count() == 0
     assert methodology.indicators.count() == 0
+
+
+def test_weights_and_scores_with_two_decimals_are_kept_exactly() -> None:
+    body, analyst = _body()
+    methodology = _draft(body, analyst)
+    indicators = [
+        {**INDICATORS[0], "weight": "39.95"},
+        {**INDICATORS[1], "weight": "35.05"},
+        INDICATORS[2],
+    ]
+    bands = [{**BANDS[0], "min_score": "90.25"}, *BANDS[1:]]
+    measures = [{"grade": "C", "kind": "downrank", "duration_days": " 30 "}]
+    methodology_set_content(
+        actor=analyst,
+        methodology=methodology,
+        indicators=indicators,
+        bands=bands,
+        measures=measures,
+    )
+    assert [str(i.weight) for i in methodology.indicators.order_by("position")] == [
+        "39.95",
+        "35.05",
+        "25.00",
+    ]
+    assert str(methodology.bands.get(grade="AAA").min_score) == "90.25"
+    assert methodology.measures.get().duration_days == 30
+    published = methodology_publish(actor=analyst, methodology=methodology)
+    assert published.state == Methodology.State.PUBLISHED

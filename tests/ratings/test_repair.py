@@ -2,7 +2,7 @@
 body grants (the sanction is lifted, findings are marked repaired, the store
 fields change back) or refuses with reasons."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,8 @@ from ratings.models import (
     RepairApplication,
     Sanction,
 )
+from ratings.services import repair as repair_services
+from ratings.services import sanctions as sanction_services
 from ratings.services.decisions import conflict_declare
 from ratings.services.repair import repair_apply, repair_decide
 from ratings.services.sanctions import sanctions_expire
@@ -62,12 +64,18 @@ def _apply(world: World, sanction: Sanction, **kwargs: Any) -> RepairApplication
 
 
 def _finding(
-    world: World, *, body: Organization | None = None, repaired: bool = False
+    world: World,
+    *,
+    body: Organization | None = None,
+    repaired: bool = False,
+    decided_at: datetime | None = None,
 ) -> Finding:
+    """A finding about the entity, decided 100 days ago unless ``decided_at``
+    says otherwise (so before any sanction of the test)."""
     report = MisconductReportFactory.create(
         publisher=world.entity, state=MisconductReport.State.SUBSTANTIATED
     )
-    return Finding.objects.create(
+    finding = Finding.objects.create(
         report=report,
         entity=world.entity,
         body=body if body is not None else world.body,
@@ -77,6 +85,11 @@ def _finding(
         reasons="Misleading claims.",
         repaired_at=timezone.now() - timedelta(days=1) if repaired else None,
     )
+    Finding.objects.filter(pk=finding.pk).update(
+        decided_at=decided_at or timezone.now() - timedelta(days=100)
+    )
+    finding.refresh_from_db()
+    return finding
 
 
 # --- Applying -----------------------------------------------------------------------
@@ -301,3 +314,50 @@ def test_a_repair_granted_after_the_sanction_expired_keeps_it_expired(
     assert sanction.state == Sanction.State.EXPIRED
     assert found.repaired_at is not None
     assert not CreditEvent.objects.filter(action="sanction_lifted").exists()
+
+
+def test_a_granted_repair_leaves_findings_newer_than_the_sanction(
+    world: World,
+) -> None:
+    # given: a finding decided before the sanction, one at its start, one after
+    sanction = _repairable(impose(world, "dishonesty_list"))
+    before = _finding(world)
+    at_start = _finding(world, decided_at=sanction.starts_at)
+    newer = _finding(world, decided_at=sanction.starts_at + timedelta(seconds=1))
+    application = _apply(world, sanction)
+    # when
+    repair_decide(
+        actor=world.committee,
+        application=application,
+        grant=True,
+        reason="The listings are honest now.",
+    )
+    # then: the repair covers what the sanction was imposed for, not what came after
+    for finding in (before, at_start, newer):
+        finding.refresh_from_db()
+    assert before.repaired_at is not None
+    assert at_start.repaired_at is not None
+    assert newer.repaired_at is None
+    event = CreditEvent.objects.get(action="findings_repaired")
+    assert event.payload["findings"] == sorted([before.pk, at_start.pk])
+
+
+def test_deciding_a_repair_locks_the_entity_before_its_checks(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sanction = _repairable(impose(world, "dishonesty_list"))
+    application = _apply(world, sanction)
+    locked: list[tuple[int, str]] = []
+    real = sanction_services.entity_lock
+
+    def spy(*, entity_id: int) -> Organization | None:
+        state = RepairApplication.objects.get(pk=application.pk).state
+        locked.append((entity_id, state))
+        return real(entity_id=entity_id)
+
+    monkeypatch.setattr(repair_services, "entity_lock", spy)
+    repair_decide(
+        actor=world.committee, application=application, grant=True, reason="Done."
+    )
+    # locked while the application was still pending, before anything moved
+    assert locked == [(world.entity.pk, RepairApplication.State.PENDING)]

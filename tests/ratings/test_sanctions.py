@@ -4,7 +4,7 @@ store fields they and the incentives of a grade set. Withdrawal is refused while
 a watch, an open rating or a sanction holds the entity."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,9 @@ from ratings.models import (
     Enrolment,
     GradeMeasure,
     Methodology,
+    MisconductReport,
     Rating,
+    RatingCycle,
     Sanction,
     Watch,
 )
@@ -29,6 +31,7 @@ from ratings.selectors.sanctions import (
     ratings_calling_for_sanctions,
     sanction_proposals,
 )
+from ratings.services import methodologies as methodology_services
 from ratings.services import sanctions as sanction_services
 from ratings.services.cycles import cycle_create
 from ratings.services.decisions import conflict_declare, rating_publish
@@ -45,6 +48,7 @@ from ratings.services.sanctions import (
 )
 from ratings.tasks import sanctions_expire as sanctions_expire_task
 from tests.marketplace.factories import MembershipFactory, UserFactory
+from tests.ratings.factories import MisconductReportFactory
 from tests.ratings.test_cycles import BANDS, INDICATORS, _body, _enrol, _evidence, _run
 
 pytestmark = pytest.mark.django_db
@@ -560,6 +564,242 @@ def test_another_bodys_sanction_does_not_hold_the_entity(world: World) -> None:
     entity = world.entities[1]
     owner = member(entity, Role.OWNER)
     build_world_for(entity, world)
+    enrolment_withdraw(actor=owner, enrolment=_enrolment(world, entity))
+    assert not Enrolment.objects.filter(
+        entity=entity, body=world.body, withdrawn_at=None
+    ).exists()
+
+
+# --- Lapsed ratings, the longest sanction, the entity's lock ------------------------
+
+
+def _lapse(rating: Rating) -> Rating:
+    Rating.objects.filter(pk=rating.pk).update(
+        valid_until=timezone.now() - timedelta(minutes=1)
+    )
+    rating.refresh_from_db()
+    return rating
+
+
+def test_a_lapsed_rating_takes_no_sanction(world: World) -> None:
+    rating = _lapse(world.rating)
+    with pytest.raises(Conflict) as refused:
+        impose(world, "downrank", rating=rating)
+    assert refused.value.code == "rating_lapsed"
+    assert refused.value.status_code == 409
+    assert not Sanction.objects.exists()
+    assert store(world.entity) == CLEAN
+
+
+def test_a_lapsed_rating_is_proposed_for_no_sanction(world: World) -> None:
+    # given: the C rating is in force and proposed
+    assert list(ratings_calling_for_sanctions(body=world.body)) == [world.rating]
+    # when it lapses
+    rating = _lapse(world.rating)
+    # then nothing proposes a sanction for it
+    assert not ratings_calling_for_sanctions(body=world.body).exists()
+    assert sanction_proposals(rating=rating) == []
+    assert proposals_for([rating]) == [(rating, [])]
+
+
+def test_a_rating_with_no_end_of_validity_is_still_in_force(world: World) -> None:
+    Rating.objects.filter(pk=world.rating.pk).update(valid_until=None)
+    world.rating.refresh_from_db()
+    assert len(sanction_proposals(rating=world.rating)) == 3
+    assert impose(world, "downrank").state == Sanction.State.ACTIVE
+
+
+def test_a_sanction_lasts_at_most_ten_years(world: World) -> None:
+    now = timezone.now()
+    with pytest.raises(ApplicationError) as refused:
+        impose(world, "downrank", ends_at=now + timedelta(days=366 * 10 + 1))
+    assert "ends_at" in refused.value.details
+    assert "10 years" in refused.value.details["ends_at"][0]
+    with pytest.raises(ApplicationError):
+        impose(
+            world,
+            "downrank",
+            ends_at=datetime(
+                9999, 12, 31, 23, 59, 59, tzinfo=timezone.get_current_timezone()
+            ),
+        )
+    assert not Sanction.objects.exists()
+    # nine years and a half is fine
+    until = now + timedelta(days=365 * 9 + 180)
+    assert impose(world, "downrank", ends_at=until).ends_at == until
+
+
+def test_ten_years_later_falls_on_the_28th_for_a_29th_of_february() -> None:
+    leap = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
+    assert sanction_services.years_later(leap, 10) == datetime(
+        2038, 2, 28, 12, 0, tzinfo=UTC
+    )
+    assert sanction_services.sanction_latest_end(
+        datetime(2027, 3, 1, tzinfo=UTC)
+    ) == datetime(2037, 3, 1, tzinfo=UTC)
+
+
+def _spy_lock(
+    monkeypatch: pytest.MonkeyPatch, module: Any, before: Any = None
+) -> list[int]:
+    """Record the entities the module locks; ``before`` runs as the lock is
+    granted (what another transaction committed while this one waited)."""
+    locked: list[int] = []
+    real = sanction_services.entity_lock
+
+    def spy(*, entity_id: int) -> Organization | None:
+        locked.append(entity_id)
+        if before is not None:
+            before(entity_id)
+        return real(entity_id=entity_id)
+
+    monkeypatch.setattr(module, "entity_lock", spy)
+    return locked
+
+
+def test_imposing_locks_the_entity_before_its_checks(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    locked = _spy_lock(
+        monkeypatch,
+        sanction_services,
+        before=lambda _entity_id: seen.append(Sanction.objects.count()),
+    )
+    impose(world, "downrank")
+    # once by the imposition, before the sanction existed, once by the sync
+    assert locked == [world.entity.pk, world.entity.pk]
+    assert seen == [0, 1]
+
+
+def test_the_sync_locks_the_entity(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = _spy_lock(monkeypatch, sanction_services)
+    credit_measures_sync(entity_id=world.entities[1].pk)
+    assert locked == [world.entities[1].pk]
+
+
+def test_expiry_locks_each_entity_before_moving_its_sanctions(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sanction = impose(world, "downrank")
+    order: list[str] = []
+    real_select = QuerySet.select_for_update
+
+    def select_for_update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.model is Organization:
+            order.append("organization")
+        return real_select(self, *args, **kwargs)
+
+    real_event = sanction_services.sanction_event
+
+    def event(**kwargs: Any) -> None:
+        order.append(kwargs["action"])
+        real_event(**kwargs)
+
+    monkeypatch.setattr(QuerySet, "select_for_update", select_for_update)
+    monkeypatch.setattr(sanction_services, "sanction_event", event)
+    assert sanctions_expire(now=sanction.ends_at) == 1
+    assert order[0] == "organization"
+    assert order.index("sanction_expired") > 0
+
+
+def test_a_watch_opened_while_withdrawal_waits_for_the_entity_holds_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entity = world.entities[1]
+    owner = member(entity, Role.OWNER)
+
+    def watch_lands(entity_id: int) -> None:
+        Watch.objects.create(
+            entity_id=entity_id,
+            body=world.body,
+            reason=Watch.Reason.ANALYST,
+            due_at=timezone.now() + timedelta(days=90),
+        )
+
+    locked = _spy_lock(monkeypatch, methodology_services, before=watch_lands)
+    with pytest.raises(Conflict) as refused:
+        enrolment_withdraw(actor=owner, enrolment=_enrolment(world, entity))
+    assert refused.value.code == "withdrawal_on_watch"
+    assert locked == [entity.pk]
+    assert _enrolment(world, entity).withdrawn_at is None
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        Rating.State.COMPUTED,
+        Rating.State.ANALYST_REVIEWED,
+        Rating.State.COMMITTEE_APPROVED,
+    ],
+)
+def test_withdrawal_is_refused_while_a_rating_is_being_decided(
+    world: World, state: str
+) -> None:
+    entity = world.entities[2]
+    owner = member(entity, Role.OWNER)
+    Rating.objects.filter(pk=world.ratings[2].pk).update(state=state)
+    with pytest.raises(Conflict) as refused:
+        enrolment_withdraw(actor=owner, enrolment=_enrolment(world, entity))
+    assert refused.value.code == "withdrawal_rating_open"
+    assert refused.value.status_code == 409
+    assert _enrolment(world, entity).withdrawn_at is None
+
+
+def test_a_cancelled_cycles_rating_does_not_hold_the_entity(world: World) -> None:
+    entity = world.entities[2]
+    owner = member(entity, Role.OWNER)
+    rating = world.ratings[2]
+    assert rating.state == Rating.State.COMPUTED
+    RatingCycle.objects.filter(pk=rating.cycle_id).update(
+        state=RatingCycle.State.CANCELLED
+    )
+    enrolment_withdraw(actor=owner, enrolment=_enrolment(world, entity))
+    assert not Enrolment.objects.filter(
+        entity=entity, body=world.body, withdrawn_at=None
+    ).exists()
+
+
+@pytest.mark.parametrize(
+    "state",
+    [MisconductReport.State.TRIAGED, MisconductReport.State.INVESTIGATING],
+)
+def test_withdrawal_is_refused_while_the_body_looks_into_a_report(
+    world: World, state: str
+) -> None:
+    entity = world.entities[1]
+    owner = member(entity, Role.OWNER)
+    report = MisconductReportFactory.create(
+        publisher=entity, body=world.body, state=state
+    )
+    with pytest.raises(Conflict) as refused:
+        enrolment_withdraw(actor=owner, enrolment=_enrolment(world, entity))
+    assert refused.value.code == "withdrawal_report_open"
+    assert world.body.name in refused.value.message
+    # once it is decided, the entity may go
+    MisconductReport.objects.filter(pk=report.pk).update(
+        state=MisconductReport.State.DISMISSED
+    )
+    enrolment_withdraw(actor=owner, enrolment=_enrolment(world, entity))
+    assert not Enrolment.objects.filter(
+        entity=entity, body=world.body, withdrawn_at=None
+    ).exists()
+
+
+def test_a_report_with_another_body_or_not_yet_triaged_does_not_hold(
+    world: World,
+) -> None:
+    entity = world.entities[1]
+    owner = member(entity, Role.OWNER)
+    other_body, _analyst = _body()
+    MisconductReportFactory.create(
+        publisher=entity, body=other_body, state=MisconductReport.State.INVESTIGATING
+    )
+    MisconductReportFactory.create(
+        publisher=entity, state=MisconductReport.State.SUBMITTED
+    )
     enrolment_withdraw(actor=owner, enrolment=_enrolment(world, entity))
     assert not Enrolment.objects.filter(
         entity=entity, body=world.body, withdrawn_at=None

@@ -160,6 +160,8 @@ def test_imposing_with_an_end_date(world: World) -> None:
         ({"kind": "store_badge", "reason": "x"}, "Select a valid choice"),
         ({"kind": "downrank", "reason": "x", "ends_on": "soon"}, "valid date"),
         ({"kind": "downrank", "reason": "x", "ends_on": "2001-01-01"}, "future"),
+        ({"kind": "downrank", "reason": "x", "ends_on": "9999-12-31"}, "10 years"),
+        ({"kind": "downrank", "reason": "x", "ends_on": "2090-06-30"}, "10 years"),
     ],
 )
 def test_bad_impositions_show_the_error_with_400(
@@ -452,6 +454,11 @@ def test_api_imposes_and_lists_a_bodys_sanctions(world: World) -> None:
         ({"kind": "downrank", "reason": "x", "ends_at": "tomorrow"}, 400, "ends_at"),
         (
             {"kind": "downrank", "reason": "x", "ends_at": "2001-01-01T00:00:00Z"},
+            400,
+            "ends_at",
+        ),
+        (
+            {"kind": "downrank", "reason": "x", "ends_at": "9999-12-31T00:00:00Z"},
             400,
             "ends_at",
         ),

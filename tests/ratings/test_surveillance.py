@@ -46,6 +46,7 @@ from tests.ratings.surveillance_world import (
     build_world,
     member,
     publish_as,
+    publish_watch_cycle,
 )
 
 pytestmark = pytest.mark.django_db
@@ -174,28 +175,101 @@ def test_affirming_keeps_the_grade_and_clears_the_mark(world: World) -> None:
     assert event.rating == world.rating
 
 
-def test_upgrading_and_downgrading_move_one_notch(world: World) -> None:
-    # when
-    _resolve(world, _open(world), "upgrade", grade="A", outlook="positive")
-    # then
+def test_a_watch_moves_no_grade_before_the_watch_cycle_is_published(
+    world: World,
+) -> None:
+    # given: a watch whose watch cycle has not been published
+    watch = _open(world)
+    # when / then: no upgrade nor downgrade in place
+    for resolution in ("upgrade", "downgrade"):
+        with pytest.raises(Conflict) as error:
+            _resolve(world, watch, resolution)
+        assert "publish the rating of the watch cycle first" in str(error.value.message)
     world.rating.refresh_from_db()
-    assert (world.rating.grade, world.rating.outlook) == ("A", "positive")
+    assert (world.rating.grade, world.rating.state) == ("BBB", "published")
+    assert _entity(world).credit_grade == "BBB"
+    watch.refresh_from_db()
+    assert watch.is_open
+    assert not CreditEvent.objects.filter(action="watch_resolved").exists()
+
+
+def test_upgrading_follows_the_published_watch_cycle(world: World) -> None:
+    # given: the watch cycle rated the entity again, published A
+    watch = _open(world)
+    since = publish_watch_cycle(watch, "A")
+    # when
+    done = _resolve(world, watch, "upgrade", grade="A", outlook="positive")
+    # then: the old rating is kept as history, the new one stands
+    assert done.resolution == "upgrade"
+    world.rating.refresh_from_db()
+    assert (world.rating.grade, world.rating.state) == ("BBB", "superseded")
+    since.refresh_from_db()
+    assert (since.grade, since.state, since.outlook) == ("A", "published", "positive")
     entity = _entity(world)
     assert (entity.credit_grade, entity.credit_outlook) == ("A", "positive")
-    # when: a second watch, downgraded
-    _resolve(world, _open(world), "downgrade")
-    # then
-    world.rating.refresh_from_db()
-    assert world.rating.grade == "BBB"
-    assert _entity(world).credit_grade == "BBB"
+    assert entity.credit_on_watch is False
+    event = CreditEvent.objects.get(action="watch_resolved")
+    assert event.rating == since
+    assert event.payload["rating_since"] == since.pk
+    assert event.payload["watched_rating"] == world.rating.pk
+    assert (event.payload["from_grade"], event.payload["to_grade"]) == ("BBB", "A")
     texts = [n.text for n in Notification.objects.filter(user=world.entity_owner)]
     assert any("upgraded its grade to A" in text for text in texts)
+
+
+def test_downgrading_needs_a_lower_published_grade(world: World) -> None:
+    # given: the watch cycle published a higher grade
+    watch = _open(world)
+    publish_watch_cycle(watch, "A")
+    # when / then: neither a downgrade nor an affirmation fits it
+    with pytest.raises(Conflict) as error:
+        _resolve(world, watch, "downgrade")
+    assert "not lower than BBB" in str(error.value.message)
+    with pytest.raises(Conflict):
+        _resolve(world, watch, "affirm")
+    # given: a second watch on the A rating, its cycle publishing BB
+    watch.refresh_from_db()
+    _resolve(world, watch, "upgrade")
+    second = _open(world)
+    assert second.rating is not None
+    assert second.rating.grade == "A"
+    with pytest.raises(Conflict):
+        _resolve(world, second, "upgrade")
+    publish_watch_cycle(second, "BB")
+    with pytest.raises(Conflict) as error:
+        _resolve(world, second, "upgrade")
+    assert "not higher than A" in str(error.value.message)
+    # when
+    _resolve(world, second, "downgrade")
+    # then
+    assert _entity(world).credit_grade == "BB"
     moves = list(
         CreditEvent.objects.filter(action="watch_resolved")
         .order_by("pk")
         .values_list("payload__from_grade", "payload__to_grade")
     )
-    assert moves == [("BBB", "A"), ("A", "BBB")]
+    assert moves == [("BBB", "A"), ("A", "BB")]
+    published = Rating.objects.filter(entity=world.entity).exclude(
+        state__in=["computed"]
+    )
+    assert sorted(published.values_list("grade", "state")) == [
+        ("A", "superseded"),
+        ("BB", "published"),
+        ("BBB", "superseded"),
+    ]
+
+
+def test_affirming_after_a_new_rating_of_the_same_grade(world: World) -> None:
+    # given
+    watch = _open(world)
+    since = publish_watch_cycle(watch, "BBB")
+    # when / then: the grade did not move, so no upgrade
+    with pytest.raises(Conflict):
+        _resolve(world, watch, "upgrade")
+    done = _resolve(world, watch, "affirm")
+    assert done.resolution == "affirm"
+    event = CreditEvent.objects.get(action="watch_resolved")
+    assert (event.rating, event.payload["to_grade"]) == (since, "BBB")
 
 
 def test_the_mark_stays_while_another_body_watches(world: World) -> None:
@@ -223,7 +297,7 @@ def test_bad_resolutions_are_refused(world: World) -> None:
         ({"resolution": "shrug"}, "resolution"),
         ({"resolution": "affirm", "reason": " "}, "reason"),
         ({"resolution": "affirm", "outlook": "sunny"}, "outlook"),
-        ({"resolution": "upgrade", "grade": "AAA"}, "grade"),
+        ({"resolution": "affirm", "grade": "AAA"}, "grade"),
     ]:
         with pytest.raises(ApplicationError) as error:
             _resolve(world, watch, **kwargs)
@@ -232,16 +306,14 @@ def test_bad_resolutions_are_refused(world: World) -> None:
     assert watch.is_open
 
 
-def test_a_grade_at_the_end_of_the_scale_does_not_move_past_it(
-    world: World,
-) -> None:
+def test_a_top_grade_is_not_upgraded(world: World) -> None:
     # given
     publish_as(world.ratings[1], "AAA")
     watch = _open(world, entity=world.entities[1])
+    publish_watch_cycle(watch, "AAA")
     # when / then
-    with pytest.raises(ApplicationError) as error:
+    with pytest.raises(Conflict):
         _resolve(world, watch, "upgrade")
-    assert "resolution" in error.value.details
     world.ratings[1].refresh_from_db()
     assert world.ratings[1].grade == "AAA"
 
@@ -451,3 +523,56 @@ def test_the_beat_schedule_runs_the_surveillance_tasks(settings: Any) -> None:
         "ratings.watch_remind_overdue",
         "ratings.ratings_expire",
     } <= tasks
+
+
+# --- Locks ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def locks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The models whose rows are locked, in order."""
+    from django.db.models import QuerySet
+
+    taken: list[str] = []
+    original = QuerySet.select_for_update
+
+    def recording(self: QuerySet[Any], *args: Any, **kwargs: Any) -> QuerySet[Any]:
+        taken.append(self.model.__name__)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "select_for_update", recording)
+    return taken
+
+
+def test_opening_a_watch_locks_the_entity(world: World, locks: list[str]) -> None:
+    # when
+    _open(world)
+    # then: the organisation is locked before the watch is written
+    assert "Organization" in locks
+    assert "Rating" not in locks[: locks.index("Organization")]
+
+
+def test_resolving_locks_the_rating_before_the_entity(
+    world: World, locks: list[str]
+) -> None:
+    # given
+    watch = _open(world)
+    locks.clear()
+    # when
+    _resolve(world, watch, "affirm", outlook="negative")
+    # then: the rating, then the organisation, never the other way round
+    assert "Organization" in locks
+    first_org = locks.index("Organization")
+    assert "Rating" in locks[:first_org]
+    assert "Rating" not in locks[first_org:]
+
+
+def test_the_watch_mark_is_synced_under_the_entity_lock(
+    world: World, locks: list[str]
+) -> None:
+    from ratings.services.surveillance import _sync_on_watch
+
+    # when
+    _sync_on_watch(world.entity.pk)
+    # then
+    assert locks[:1] == ["Organization"]

@@ -17,6 +17,7 @@ from ratings.models import (
     ConflictOfInterest,
     Finding,
     MisconductReport,
+    Rating,
     ReportEvidence,
     Watch,
 )
@@ -27,6 +28,7 @@ from tests.ratings.surveillance_world import (
     World,
     build_world,
     member,
+    publish_watch_cycle,
     report_about,
 )
 
@@ -184,19 +186,31 @@ def test_resolving_from_the_page(world: World) -> None:
     )
     assert bad.status_code == 400
     assert "is-invalid" in bad.content.decode()
-    done = client.post(
-        _resolve_url(world, watch),
-        {
-            f"{prefix}-resolution": "downgrade",
-            f"{prefix}-reason": "Complaints upheld.",
-            f"{prefix}-outlook": "negative",
-        },
-    )
+    downgrade = {
+        f"{prefix}-resolution": "downgrade",
+        f"{prefix}-reason": "Complaints upheld.",
+        f"{prefix}-outlook": "negative",
+    }
+    # the watch cycle's rating is not published yet: no downgrade
+    page = client.get(_watches_url(world)).content.decode()
+    assert "watch-cycle-pending" in page
+    early = client.post(_resolve_url(world, watch), downgrade)
+    assert early.status_code == 409
+    assert "publish the rating of the watch cycle first" in early.content.decode()
+    world.rating.refresh_from_db()
+    assert (world.rating.grade, world.rating.state) == ("BBB", "published")
+    # once it is published, lower, the page says so and the downgrade goes
+    since = publish_watch_cycle(watch, "BB")
+    page = client.get(_watches_url(world)).content.decode()
+    assert "Rated again since the watch opened: BB (was BBB)." in page
+    done = client.post(_resolve_url(world, watch), downgrade)
     assert done.status_code == 302
     watch.refresh_from_db()
     assert watch.resolution == "downgrade"
     world.rating.refresh_from_db()
-    assert (world.rating.grade, world.rating.outlook) == ("B", "negative")
+    assert (world.rating.grade, world.rating.state) == ("BBB", "superseded")
+    since.refresh_from_db()
+    assert (since.grade, since.outlook) == ("BB", "negative")
     again = client.post(
         _resolve_url(world, watch),
         {f"{prefix}-resolution": "affirm", f"{prefix}-reason": "Again."},
@@ -260,14 +274,23 @@ def test_the_api_lists_opens_and_resolves_watches(world: World) -> None:
     listed = api.get(url)
     assert [w["public_id"] for w in listed.json()["results"]] == [public_id]
     assert listed.json()["results"][0]["overdue"] is False
+    assert listed.json()["results"][0]["grade_since"] is None
     resolve = reverse("api-credit-watch-resolve", kwargs={"public_id": public_id})
-    done = api.post(
-        resolve,
-        {"resolution": "upgrade", "reason": "Fixed.", "grade": "A"},
-        format="json",
-    )
+    upgrade = {"resolution": "upgrade", "reason": "Fixed.", "grade": "A"}
+    early = api.post(resolve, upgrade, format="json")
+    assert early.status_code == 409
+    assert "watch cycle" in str(early.json())
+    publish_watch_cycle(Watch.objects.get(public_id=public_id), "A")
+    assert api.get(url).json()["results"][0]["grade_since"] == "A"
+    done = api.post(resolve, upgrade, format="json")
     assert done.status_code == 200
-    assert (done.json()["resolution"], done.json()["grade"]) == ("upgrade", "A")
+    assert (
+        done.json()["resolution"],
+        done.json()["grade"],
+        done.json()["grade_since"],
+    ) == ("upgrade", "BBB", "A")
+    current = Rating.objects.get(entity=world.entity, state="published")
+    assert current.grade == "A"
     twice = api.post(resolve, {"resolution": "affirm", "reason": "x"}, format="json")
     assert twice.status_code == 409
     resolved = api.get(url, {"state": "resolved"})
@@ -291,9 +314,11 @@ def test_the_api_refuses_bad_input(world: World) -> None:
         {"resolution": "shrug", "reason": "x"},
         {"resolution": "affirm"},
         {"resolution": "affirm", "reason": "x", "outlook": "sunny"},
-        {"resolution": "upgrade", "reason": "x", "grade": "AAA"},
+        {"resolution": "affirm", "reason": "x", "grade": "AAA"},
     ):
         assert api.post(resolve, body, format="json").status_code == 400
+    watch.refresh_from_db()
+    assert watch.is_open
 
 
 def test_the_api_denials(world: World) -> None:
