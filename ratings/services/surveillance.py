@@ -69,7 +69,7 @@ from ratings.models import (
 from ratings.selectors.surveillance import current_rating
 
 from .methodologies import AUTHOR_ROLES, ENTITY_ROLES
-from .sanctions import credit_measures_sync
+from .sanctions import credit_measures_sync, entity_lock
 
 logger = logging.getLogger(__name__)
 
@@ -191,15 +191,8 @@ def _published_rating(
     )
 
 
-def _lock_entity(entity_id: int) -> None:
-    """Lock the entity's organisation row: the store's credit fields are
-    recomputed and written under it. Any rating is locked before it, never
-    after."""
-    Organization.objects.select_for_update().filter(pk=entity_id).first()
-
-
 def _sync_on_watch(entity_id: int) -> None:
-    _lock_entity(entity_id)
+    entity_lock(entity_id=entity_id)
     organization_set_credit_measures(
         organization_id=entity_id,
         credit_on_watch=Watch.objects.filter(
@@ -222,7 +215,7 @@ def _watch_open(
 ) -> tuple[Watch, bool]:
     """The open watch of the entity by the body, opened now unless one is open;
     whether it was opened now."""
-    _lock_entity(entity.pk)
+    entity_lock(entity_id=entity.pk)
     existing = (
         Watch.objects.select_related("entity", "body")
         .filter(entity=entity, body=body, resolved_at__isnull=True)
@@ -328,7 +321,7 @@ def watch_open(
                 "detail", _("Say what happened that may move the grade.")
             )
     # Before the enrolment is checked: a withdrawal takes the same lock.
-    _lock_entity(entity.pk)
+    entity_lock(entity_id=entity.pk)
     if (
         actor is not None
         and not Enrolment.objects.filter(
@@ -496,7 +489,7 @@ def watch_resolve(
     rating = _published_rating(
         entity_id=watch.entity_id, body_id=watch.body_id, lock=True
     )
-    _lock_entity(watch.entity_id)
+    entity_lock(entity_id=watch.entity_id)
     watch = (
         Watch.objects.select_for_update(of=("self",))
         .select_related("entity", "body", "rating")
@@ -559,7 +552,7 @@ def _sync_store(*, entity_id: int, now: datetime | None = None) -> None:
     """The store shows the entity's current rating (the latest published one
     within its validity), its outlook and the measures of its grade; none once
     every rating lapsed."""
-    _lock_entity(entity_id)
+    entity_lock(entity_id=entity_id)
     entity = Organization.objects.get(pk=entity_id)
     current = current_rating(entity, now=now)
     organization_set_credit_grade(
