@@ -168,6 +168,7 @@ def _publish(
             {"scope": template.scope, "purpose": purpose, "authority": authority}
         ],
         "dependencies": {"models": [{"name": model, "provider": provider}]},
+        "pricing": {"model": "free", "inAppPurchases": {"offered": False}},
     }
     version = agent_services.version_create(
         actor=owner, agent=agent, version="1.0.0", declaration=declaration

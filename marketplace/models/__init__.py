@@ -1,9 +1,12 @@
 from .accounts import User as User
+from .agreements import AgreementAcceptance as AgreementAcceptance
+from .agreements import AgreementVersion as AgreementVersion
 from .agents import Agent as Agent
 from .agents import AgentEvent as AgentEvent
 from .agents import AgentVersion as AgentVersion
 from .agents import CheckResult as CheckResult
 from .agents import Deployment as Deployment
+from .agents import PricingModel as PricingModel
 from .agents import Domain as Domain
 from .agents import ProhibitedClaim as ProhibitedClaim
 from .agents import ReviewDecision as ReviewDecision
@@ -19,6 +22,7 @@ from .certification import IssuerKey as IssuerKey
 from .certification import Scheme as Scheme
 from .certification import StatusList as StatusList
 from .certification import TrustedIssuer as TrustedIssuer
+from .governance import ListingFlag as ListingFlag
 from .installs import ConsentReceipt as ConsentReceipt
 from .installs import Grant as Grant
 from .installs import Install as Install

@@ -29,6 +29,17 @@ class User(AbstractUser):
         choices=language_choices,
         blank=True,
     )
+    # Larger type, plainer pages and stricter defaults (as for minors): an autonomous
+    # scope is granted only after a second confirmation.
+    elder_mode = models.BooleanField(_("elder-friendly mode"), default=False)
+    # How many minutes a day the user wants to use an agent before it reminds them;
+    # install tokens carry it as a claim for the agent to honour.
+    daily_use_reminder_minutes = models.PositiveSmallIntegerField(
+        _("daily-use reminder (minutes)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5), MaxValueValidator(1440)],
+    )
     # Set when the user follows the link sent to ``email``; cleared when it changes.
     email_verified_at = models.DateTimeField(
         _("e-mail verified"), null=True, blank=True

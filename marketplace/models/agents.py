@@ -26,6 +26,15 @@ class Deployment(models.TextChoices):
     HYBRID = "hybrid", _("Hybrid")
 
 
+class PricingModel(models.TextChoices):
+    """How a version charges, as its declaration's ``pricing.model`` says."""
+
+    FREE = "free", _("Free")
+    ONE_TIME = "one_time", _("One-time price")
+    SUBSCRIPTION = "subscription", _("Subscription")
+    USAGE = "usage", _("Usage-based")
+
+
 class Domain(models.Model):
     """A field of application, with the risk tier the operator gives it."""
 
@@ -149,6 +158,12 @@ class Agent(models.Model):
     )
     protocols = models.CharField(_("protocols"), max_length=200, blank=True)
     deployment = models.CharField(_("deployment"), max_length=20, blank=True)
+    # From the latest published version's declaration: its pricing model ("" when
+    # it declares none) and whether it is a companion or emotional-support agent.
+    pricing_model = models.CharField(
+        _("pricing model"), max_length=16, choices=PricingModel.choices, blank=True
+    )
+    companion = models.BooleanField(_("companion agent"), default=False)
     # What search reads (marketplace/search.py): words and CJK bigrams, each after
     # a space. On PostgreSQL a generated column holds their weighted tsvector, with
     # a GIN index (migration 0008).
@@ -178,6 +193,9 @@ class Agent(models.Model):
     liveness_latency_ms = models.PositiveIntegerField(
         _("response time (ms)"), null=True, blank=True
     )
+    # Whether the endpoint answered over IPv6 too (an AAAA record and a connection
+    # to it), at the last probe; None before any probe.
+    ipv6_ready = models.BooleanField(_("IPv6 ready"), null=True, blank=True)
     published_at = models.DateTimeField(_("first published"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -318,7 +336,16 @@ class CheckResult(models.Model):
         if not self.reason:
             return ""
         message = gettext(self.reason)
-        return message % self.params if self.params else message
+        if not self.params:
+            return message
+        # A list holds message ids of its own (the names of what is missing, say).
+        values = {
+            key: ", ".join(gettext(item) for item in value)
+            if isinstance(value, list)
+            else value
+            for key, value in self.params.items()
+        }
+        return message % values
 
 
 class ReviewDecision(models.Model):

@@ -90,6 +90,13 @@ class ConsentReceipt(models.Model):
     privacy_policy_url = models.URLField(_("privacy policy"), blank=True)
     # The text of the terms as the user accepted them, when the store holds it.
     terms_text = models.TextField(_("terms accepted"), blank=True)
+    # The version's pricing as the user was shown it (its declaration's "pricing").
+    pricing = models.JSONField(_("pricing accepted"), default=dict, blank=True)
+    # The user confirmed a second time that the agent may act on its own (asked of
+    # minors and in elder-friendly mode when a granted scope is autonomous).
+    autonomous_confirmed = models.BooleanField(
+        _("autonomous scopes confirmed twice"), default=False
+    )
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:

@@ -182,6 +182,8 @@ def agent_refresh_listing(*, agent: Agent) -> None:
         latest_version=latest,
         protocols="".join(f",{p}" for p in protocols) + ("," if protocols else ""),
         deployment=declaration.get("deployment", ""),
+        pricing_model=(declaration.get("pricing") or {}).get("model", ""),
+        companion=bool((declaration.get("wellbeing") or {}).get("companion")),
         search_name=token_text([agent.name]),
         search_text=token_text(parts),
         published_at=agent.published_at

@@ -142,7 +142,7 @@ def version_submit(*, actor: User, version: AgentVersion) -> AgentVersion:
 # A check returns whether it passed and, if not, its reason as a message id (marked
 # with gettext_noop) and the values for its placeholders: the reason is translated
 # when it is shown, into the reader's language, not the worker's.
-CheckOutcome = tuple[bool, str, dict[str, str]]
+CheckOutcome = tuple[bool, str, dict[str, Any]]
 PASSED: CheckOutcome = (True, "", {})
 
 
@@ -246,6 +246,62 @@ def _check_permissions(agent: Agent, declaration: dict[str, Any]) -> CheckOutcom
     return PASSED
 
 
+def _check_pricing(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    if not isinstance(declaration.get("pricing"), dict):
+        return (
+            False,
+            gettext_noop(
+                "The version declares no pricing: say whether it is free, has a "
+                "one-time price, a subscription or usage-based prices, whether it "
+                "sells anything inside the agent, and any free trial."
+            ),
+            {},
+        )
+    return PASSED
+
+
+# The safeguards a companion or emotional-support agent declares, with the names a
+# publisher reads when one is missing.
+COMPANION_SAFEGUARDS: dict[str, str] = {
+    "usageReminderMinutes": gettext_noop("usage reminders"),
+    "sessionLimitMinutes": gettext_noop("a session limit"),
+    "humanHelp": gettext_noop("a way to reach human help"),
+    "neverClaimsHuman": gettext_noop("a commitment never to claim to be human"),
+}
+
+
+def missing_companion_safeguards(declaration: dict[str, Any]) -> list[str]:
+    """The safeguard keys a companion agent's declaration lacks (none for an agent
+    that is not a companion): each must be given, and ``neverClaimsHuman`` true."""
+    wellbeing = declaration.get("wellbeing")
+    if not isinstance(wellbeing, dict) or wellbeing.get("companion") is not True:
+        return []
+    missing = []
+    for key in COMPANION_SAFEGUARDS:
+        value = wellbeing.get(key)
+        if key == "neverClaimsHuman":
+            if value is not True:
+                missing.append(key)
+        elif value is None or (isinstance(value, str) and not value.strip()):
+            missing.append(key)
+    return missing
+
+
+def _check_companion(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
+    missing = missing_companion_safeguards(declaration)
+    if missing:
+        return (
+            False,
+            gettext_noop(
+                "This is a companion or emotional-support agent, so it must declare "
+                "its safeguards against dependence; missing: %(missing)s."
+            ),
+            # A list of message ids: CheckResult.reason_text translates each.
+            {"missing": [COMPANION_SAFEGUARDS[key] for key in missing]},
+        )
+    return PASSED
+
+
 def _check_certificates(version: AgentVersion) -> CheckOutcome:
     missing = missing_requirements(version=version)
     if not missing:
@@ -280,6 +336,8 @@ CHECKS = {
     "minors_protection": _check_minors,
     "prohibited_claims": _check_claims,
     "permissions_match_skills": _check_permissions,
+    "pricing_disclosed": _check_pricing,
+    "companion_safeguards": _check_companion,
 }
 
 

@@ -78,6 +78,7 @@ def declaration(**overrides: Any) -> dict[str, Any]:
             },
         ],
         "dependencies": {"models": [{"name": "qwen3", "provider": "Alibaba Cloud"}]},
+        "pricing": {"model": "free", "inAppPurchases": {"offered": False}},
     }
     base.update(overrides)
     return base

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from config.keys import b64url
 from marketplace.models import AgentVersion, Membership, PublisherKey
+from marketplace.services.agents import version_update
 from marketplace.services.publishing import version_review, version_submit
 from marketplace.tasks import version_run_checks
 from tests.marketplace.factories import (
@@ -70,6 +71,16 @@ def _import(api: APIClient, owner: Membership, card: object) -> Any:
 
 
 def _publish(version: AgentVersion, owner: Membership) -> None:
+    # An A2A card says nothing of pricing: the publisher declares it on the draft.
+    version_update(
+        actor=owner.user,
+        version=version,
+        declaration={
+            **version.declaration,
+            "pricing": {"model": "free", "inAppPurchases": {"offered": False}},
+        },
+        changelog=version.changelog,
+    )
     version_submit(actor=owner.user, version=version)
     version_run_checks(version_id=version.pk)
     reviewer = MembershipFactory.create(
