@@ -54,7 +54,9 @@ class AgreementVersion(models.Model):
             models.UniqueConstraint(
                 fields=["kind", "number"],
                 name="agreement_version_unique_per_kind",
-                violation_error_message=_("This document has a version with this number."),
+                violation_error_message=_(
+                    "This document has a version with this number."
+                ),
             ),
         ]
         indexes = [models.Index(fields=["kind", "-published_at"])]
