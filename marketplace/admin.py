@@ -13,6 +13,8 @@ from marketplace.models import (
     Agent,
     AgentEvent,
     AgentVersion,
+    AgreementAcceptance,
+    AgreementVersion,
     Badge,
     BadgeEvent,
     Certificate,
@@ -27,6 +29,7 @@ from marketplace.models import (
     InstallEvent,
     Invitation,
     IssuerKey,
+    ListingFlag,
     Membership,
     Notification,
     Organization,
@@ -532,3 +535,33 @@ class StatusListAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[StatusList]):
     """The signed list served at /certificates/status-list.json."""
 
     list_display = ["purpose", "updated_at"]
+
+
+@admin.register(AgreementVersion)
+class AgreementVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AgreementVersion]):
+    """Drafted and published on the operator's pages (/operator/agreements/), so
+    that the rules (summary of changes, published versions never change) hold."""
+
+    list_display = ["kind", "number", "title_en", "published_at", "published_by"]
+    list_filter = ["kind"]
+    list_select_related = ["published_by"]
+
+
+@admin.register(AgreementAcceptance)
+class AgreementAcceptanceAdmin(
+    ReadOnlyAdminMixin, admin.ModelAdmin[AgreementAcceptance]
+):
+    list_display = ["user", "version", "organization", "context", "accepted_at"]
+    list_filter = ["context", "version__kind"]
+    search_fields = ["user__username", "organization__slug"]
+    list_select_related = ["user", "version", "organization"]
+
+
+@admin.register(ListingFlag)
+class ListingFlagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ListingFlag]):
+    """Decided on the moderators' page (/moderation/listings/), which records who
+    decided, when and why."""
+
+    list_display = ["agent", "kind", "source", "source_id", "state", "created_at"]
+    list_filter = ["state", "kind", "source"]
+    list_select_related = ["agent"]

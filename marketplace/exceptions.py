@@ -83,3 +83,28 @@ class TooManyRequests(ApplicationError):
 
     code = "too_many_requests"
     status_code = 429
+
+
+class AgreementsNotAccepted(PermissionDenied):
+    """A new version of one of the site's documents (its rules, the user service
+    agreement, the privacy policy) is in force and the user has not accepted it
+    yet; the message names the documents and where to accept them."""
+
+    code = "agreements_not_accepted"
+
+
+class PublisherAgreementNotAccepted(PermissionDenied):
+    """The publisher has not accepted the publisher agreement in force; an owner
+    or administrator accepts it in the console."""
+
+    code = "publisher_agreement_not_accepted"
+
+
+class AutonomousConfirmationNeeded(ApplicationError):
+    """A minor or a user in the elder-friendly mode grants scopes that let the agent
+    act on its own without confirming it a second time; ``details`` names the
+    confirmation (``confirm_autonomous``) and lists the scopes
+    (``autonomous_scopes``). A 400: the request lacks a confirmation, as it would
+    lack a field; nothing in the install's state is at odds with it."""
+
+    code = "autonomous_confirmation_needed"

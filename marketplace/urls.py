@@ -3,11 +3,13 @@ from django.urls import path
 
 from marketplace.views import (
     accounts,
+    agreements,
     badges,
     certificate_pages,
     certificates,
     certification,
     console,
+    governance,
     installs,
     lookup,
     notifications,
@@ -370,5 +372,55 @@ urlpatterns = [
         "review/moderation/<int:review_id>/",
         reviews.review_moderate,
         name="review-moderate",
+    ),
+    # Listings flagged for breaking their own disclosure
+    path(
+        "moderation/listings/",
+        governance.listing_flag_queue_page,
+        name="listing-flag-queue",
+    ),
+    path(
+        "moderation/listings/<int:flag_id>/",
+        governance.listing_flag_decide,
+        name="listing-flag-decide",
+    ),
+    # The site's own documents (rules, agreements, privacy policy)
+    path("agreements/", agreements.agreement_list, name="agreement-list"),
+    path("agreements/accept/", agreements.agreement_accept, name="agreements-accept"),
+    path("agreements/<slug:kind>/", agreements.agreement_kind, name="agreement-kind"),
+    path(
+        "agreements/<slug:kind>/<int:number>/",
+        agreements.agreement_version,
+        name="agreement-version",
+    ),
+    path(
+        "account/agreements/",
+        agreements.account_agreements,
+        name="account-agreements",
+    ),
+    path(
+        "console/publishers/<slug:slug>/agreement/",
+        agreements.publisher_agreement_accept_page,
+        name="console-publisher-agreement",
+    ),
+    path(
+        "operator/agreements/",
+        agreements.operator_agreement_list,
+        name="operator-agreements",
+    ),
+    path(
+        "operator/agreements/new/",
+        agreements.operator_agreement_new,
+        name="operator-agreement-new",
+    ),
+    path(
+        "operator/agreements/<int:version_id>/edit/",
+        agreements.operator_agreement_edit,
+        name="operator-agreement-edit",
+    ),
+    path(
+        "operator/agreements/<int:version_id>/publish/",
+        agreements.operator_agreement_publish,
+        name="operator-agreement-publish",
     ),
 ]

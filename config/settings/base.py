@@ -136,6 +136,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "marketplace.middleware.AgreementsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -157,6 +158,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.site",
                 "marketplace.views.notifications.inbox_context",
+                "marketplace.care.care_context",
             ],
         },
     },
@@ -282,6 +284,9 @@ REVIEW_PRIOR_MEAN = env.float("REVIEW_PRIOR_MEAN", default=3.5)
 # Seconds an install token (the JWT an agent's runtime shows) stays valid; the
 # runtime refreshes it with the install's secret.
 INSTALL_TOKEN_TTL = env.int("INSTALL_TOKEN_TTL", default=300)
+# The daily-use reminder (minutes) that install tokens carry for minors and users in
+# the elder-friendly mode who set none of their own.
+CARE_DAILY_USE_REMINDER_MINUTES = 60
 
 # Certification: how many days before a certificate expires its publisher is told.
 CERTIFICATE_EXPIRY_NOTICE_DAYS = env.int("CERTIFICATE_EXPIRY_NOTICE_DAYS", default=30)

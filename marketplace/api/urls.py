@@ -3,6 +3,7 @@ from django.urls import path
 from marketplace.api import (
     accounts,
     agents,
+    agreements,
     certification,
     installs,
     lookup,
@@ -14,6 +15,30 @@ from marketplace.api import (
 urlpatterns = [
     path("auth/token/", accounts.TokenApi.as_view(), name="api-token"),
     path("me/", accounts.MeApi.as_view(), name="api-me"),
+    # The site's own documents and their acceptance
+    path(
+        "agreements/", agreements.AgreementListApi.as_view(), name="api-agreement-list"
+    ),
+    path(
+        "agreements/pending/",
+        agreements.AgreementPendingApi.as_view(),
+        name="api-agreement-pending",
+    ),
+    path(
+        "agreements/accept/",
+        agreements.AgreementAcceptApi.as_view(),
+        name="api-agreement-accept",
+    ),
+    path(
+        "account/agreements/",
+        agreements.AgreementHistoryApi.as_view(),
+        name="api-agreement-history",
+    ),
+    path(
+        "organizations/<slug:slug>/publisher-agreement/",
+        agreements.PublisherAgreementAcceptApi.as_view(),
+        name="api-publisher-agreement-accept",
+    ),
     path(
         "organizations/",
         organizations.OrganizationCollectionApi.as_view(),
@@ -82,6 +107,11 @@ urlpatterns = [
         "agents/<slug:publisher>/<slug:agent>/status/",
         agents.AgentStatusApi.as_view(),
         name="api-agent-status",
+    ),
+    path(
+        "agents/<slug:publisher>/<slug:agent>/disclosure/",
+        agents.AgentDisclosureApi.as_view(),
+        name="api-agent-disclosure",
     ),
     path(
         "agents/<slug:publisher>/<slug:agent>/versions/",

@@ -6,7 +6,9 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
@@ -14,15 +16,18 @@ from django_stubs_ext import StrOrPromise
 from marketplace import credit, declarations
 from marketplace.models import (
     Agent,
+    AgreementVersion,
     Deployment,
     Domain,
     Membership,
     Organization,
+    PricingModel,
     ReviewDecision,
     ReviewFlag,
     User,
 )
 from marketplace.ratelimit import login_blocked
+from marketplace.selectors.agreements import agreement_in_force_list
 
 TOO_MANY_SIGN_INS = _(
     "Too many failed sign-ins for this account or from your network. Wait a few "
@@ -65,6 +70,19 @@ class SignUpForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["birth_year"].choices = _year_choices()  # type: ignore[attr-defined]
+        documents = agreement_in_force_list(user_kinds_only=True)
+        if documents:  # none in force (a fresh install): nothing to accept
+            self.fields["accept_agreements"] = forms.BooleanField(
+                label=_("I have read and accept these documents"),
+                help_text=format_html_join(
+                    " · ",
+                    '<a href="{}" target="_blank" rel="noopener">{}</a>',
+                    (
+                        (reverse("agreement-kind", args=[doc.kind]), doc.title)
+                        for doc in documents
+                    ),
+                ),
+            )
 
 
 class SignInForm(AuthenticationForm):
@@ -89,6 +107,24 @@ class ProfileForm(forms.Form):
         label=_("Preferred language"),
         required=False,
         choices=lambda: [("", _("Follow my browser")), *settings.LANGUAGES],
+    )
+    elder_mode = forms.BooleanField(
+        label=_("Elder-friendly mode"),
+        required=False,
+        help_text=_(
+            "Larger type and plainer pages; an agent may act on its own only after "
+            "you confirm it a second time."
+        ),
+    )
+    daily_use_reminder_minutes = forms.IntegerField(
+        label=_("Daily-use reminder (minutes, optional)"),
+        required=False,
+        min_value=5,
+        max_value=1440,
+        help_text=_(
+            "After this many minutes of use in a day, the agents you install are "
+            "asked to remind you. Leave it empty for none."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -218,6 +254,14 @@ class AgentSearchForm(forms.Form):
     credit_badge = forms.BooleanField(
         label=_("Top-grade store badge only"), required=False
     )
+    # Several pricing models may be ticked; the agent is kept if it has any of them.
+    pricing = forms.MultipleChoiceField(
+        label=_("Pricing"),
+        required=False,
+        choices=PricingModel.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    ipv6 = forms.BooleanField(label=_("IPv6 ready"), required=False)
     sort = forms.ChoiceField(
         label=_("Sort by"),
         required=False,
@@ -571,6 +615,12 @@ class InstallConsentForm(forms.Form):
         },
     )
 
+    # The second confirmation that the agent may act on its own (asked of minors and
+    # of users in the elder-friendly mode).
+    confirm_autonomous = forms.BooleanField(
+        label=_("Yes, let it act on its own"), required=False
+    )
+
     def __init__(self, *args: Any, scopes: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["scopes"].choices = [(scope, scope) for scope in scopes]  # type: ignore[attr-defined]  # a MultipleChoiceField
@@ -636,3 +686,43 @@ class ReviewModerationForm(forms.Form):
             "Required; the author is told when a review is hidden or restored."
         ),
     )
+
+
+class AgreementDraftForm(forms.Form):
+    """A draft of one of the site's documents, in both languages."""
+
+    kind = forms.ChoiceField(
+        label=_("Document"),
+        choices=lambda: AgreementVersion.Kind.choices,
+    )
+    title_en = forms.CharField(label=_("Title (English)"), max_length=200)
+    title_zh = forms.CharField(label=_("Title (Chinese)"), max_length=200)
+    body_en = forms.CharField(
+        label=_("Text (English)"),
+        widget=forms.Textarea(attrs={"rows": 14}),
+        help_text=_("Plain text; an empty line starts a new paragraph."),
+    )
+    body_zh = forms.CharField(
+        label=_("Text (Chinese)"), widget=forms.Textarea(attrs={"rows": 14})
+    )
+    summary_en = forms.CharField(
+        label=_("Summary of changes (English)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "What changed since the version before; required to publish any "
+            "version after the first."
+        ),
+    )
+    summary_zh = forms.CharField(
+        label=_("Summary of changes (Chinese)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+class AgreementAcceptForm(forms.Form):
+    """Accept the versions shown on the page (their ids travel with the form as
+    ``versions``)."""
+
+    accept = forms.BooleanField(label=_("I have read and accept these documents"))

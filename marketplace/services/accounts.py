@@ -10,7 +10,9 @@ from django.utils.translation import gettext as _
 
 from config.site import absolute_url
 from marketplace.exceptions import ApplicationError
-from marketplace.models import User
+from marketplace.models import AgreementAcceptance, User
+from marketplace.selectors.agreements import agreement_in_force_list
+from marketplace.services.agreements import agreements_accept_in_force
 from marketplace.services.common import email_send, insert_unique
 
 EMAIL_VERIFICATION_SALT = "marketplace.email_verification"
@@ -29,8 +31,19 @@ def user_create(
     password: str,
     birth_year: int | None = None,
     preferred_language: str = "",
+    accept_agreements: bool | None = None,
 ) -> User:
-    """A new account; a link to confirm its e-mail address goes out on commit."""
+    """A new account; a link to confirm its e-mail address goes out on commit.
+
+    The sign-up form and API show the documents in force and pass
+    ``accept_agreements``: they must be accepted (when any are in force), and the
+    acceptances are recorded with the account. Accounts made otherwise (``None``)
+    are asked to accept them before their first write."""
+    if accept_agreements is False and agreement_in_force_list(user_kinds_only=True):
+        raise ApplicationError.on_field(
+            "accept_agreements",
+            _("Accept the platform rules, the user agreement and the privacy policy."),
+        )
     user = User(
         username=username,
         email=User.objects.normalize_email(email).lower(),
@@ -43,6 +56,10 @@ def user_create(
     insert_unique(
         user, field="username", message=_("This user name or e-mail address is taken.")
     )
+    if accept_agreements:
+        agreements_accept_in_force(
+            user=user, context=AgreementAcceptance.Context.SIGN_UP
+        )
     email_verification_request(user=user)
     return user
 
@@ -53,11 +70,25 @@ def user_update_profile(
     user: User,
     birth_year: int | None,
     preferred_language: str,
+    elder_mode: bool,
+    daily_use_reminder_minutes: int | None,
 ) -> User:
+    """Save the user's settings: year of birth, language, the elder-friendly mode
+    and the daily-use reminder (5 to 1440 minutes, or none), each checked against
+    the model's rules."""
     user.birth_year = birth_year
     user.preferred_language = preferred_language
+    user.elder_mode = elder_mode
+    user.daily_use_reminder_minutes = daily_use_reminder_minutes
     user.full_clean(exclude=["password"])
-    user.save(update_fields=["birth_year", "preferred_language"])
+    user.save(
+        update_fields=[
+            "birth_year",
+            "preferred_language",
+            "elder_mode",
+            "daily_use_reminder_minutes",
+        ]
+    )
     return user
 
 

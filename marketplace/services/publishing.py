@@ -38,6 +38,7 @@ from marketplace.models import (
 from marketplace.selectors.certification import missing_requirements
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.agents import agent_refresh_listing, ensure_editor
+from marketplace.services.agreements import publisher_agreement_ensure_accepted
 from marketplace.services.aic import agent_assign_aic
 from marketplace.services.badges import badges_refresh_agent
 
@@ -124,6 +125,7 @@ def version_submit(*, actor: User, version: AgentVersion) -> AgentVersion:
     version = AgentVersion.objects.select_related("agent__publisher").get(pk=version.pk)
     ensure_editor(actor=actor, agent_or_publisher=version.agent)
     ensure_publishing_allowed(publisher=version.agent.publisher)
+    publisher_agreement_ensure_accepted(organization=version.agent.publisher)
     version = version_transition(
         version=version, to=State.SUBMITTED, actor=actor, action="submitted"
     )

@@ -53,6 +53,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 password=form.cleaned_data["password"],
                 birth_year=form.cleaned_data["birth_year"],
                 preferred_language=request.LANGUAGE_CODE,
+                accept_agreements=form.cleaned_data.get("accept_agreements", False),
             )
         except ValidationError as error:
             if hasattr(error, "error_dict"):
@@ -106,6 +107,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         initial={
             "birth_year": user.birth_year,
             "preferred_language": user.preferred_language,
+            "elder_mode": user.elder_mode,
+            "daily_use_reminder_minutes": user.daily_use_reminder_minutes,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -114,6 +117,10 @@ def profile(request: HttpRequest) -> HttpResponse:
                 user=user,
                 birth_year=form.cleaned_data["birth_year"],
                 preferred_language=form.cleaned_data["preferred_language"],
+                elder_mode=form.cleaned_data["elder_mode"],
+                daily_use_reminder_minutes=form.cleaned_data[
+                    "daily_use_reminder_minutes"
+                ],
             )
         except ValidationError as error:
             add_service_error(form, error)
@@ -128,6 +135,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             "memberships": membership_list_for_user(user=user),
             "invitations": invitation_list_for_user(user=user),
         },
+        status=400 if form.errors else 200,
     )
 
 

@@ -8,6 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.demo import load_catalogue
+from marketplace.demo.agreements import load_agreements
+from marketplace.demo.care import load_care
 from marketplace.demo.certification import load_certification
 from marketplace.models import Membership, Organization, User
 from marketplace.services.accounts import user_create
@@ -129,8 +131,12 @@ class Command(BaseCommand):
                     )
                     created += 1
         created += load_catalogue(owner=users["alice"], reviewer=users["rita"])
+        created += load_care(
+            owner=users["alice"], reviewer=users["rita"], password=DEMO_PASSWORD
+        )
         created += load_certification(operator=users["operator"])
         created += load_credit(password=DEMO_PASSWORD)
+        created += load_agreements(operator=users["operator"])  # last: see its doc
         self.stdout.write(
             self.style.SUCCESS(f"Demo data: {created} rows created.")
             if created
