@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import rfc8785
 from jsonschema import Draft202012Validator, FormatChecker
 
+from marketplace.pricing import pricing_errors
+
 SCHEMA_PATH = (
     Path(__file__).resolve().parent / "schemas" / "capability-declaration.json"
 )
@@ -63,7 +65,8 @@ def _validator() -> Draft202012Validator:
 
 def validate(declaration: object) -> list[DeclarationError]:
     """Every way the declaration breaks the schema, and the rules the schema cannot
-    say (scopes a skill uses must be requested, and every request used), in order."""
+    say (no scope or skill id twice; pricing that holds together, see
+    ``marketplace.pricing``), in order."""
     errors: list[DeclarationError] = [
         {
             "path": ".".join(str(part) for part in error.absolute_path),
@@ -97,6 +100,12 @@ def validate(declaration: object) -> list[DeclarationError]:
                 }
             )
         skill_ids.add(skill["id"])
+    pricing = declaration.get("pricing")
+    if isinstance(pricing, dict):
+        errors.extend(
+            {"path": path, "message": message}
+            for path, message in pricing_errors(pricing)
+        )
     return errors
 
 

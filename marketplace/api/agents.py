@@ -10,11 +10,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import paginated_response
-from marketplace import credit, declarations
+from marketplace import credit, declarations, disclosure
 from marketplace.api.permissions import IsAuthenticated
 from marketplace.auth import signed_in_user
 from marketplace.exceptions import NotFound
-from marketplace.models import Agent, AgentVersion, CheckResult, Deployment, Domain
+from marketplace.models import (
+    Agent,
+    AgentVersion,
+    CheckResult,
+    Deployment,
+    Domain,
+    PricingModel,
+)
 from marketplace.selectors import search
 from marketplace.selectors.agents import (
     agent_get,
@@ -117,6 +124,9 @@ class AgentOutputSerializer(serializers.Serializer[Agent]):
     install_count = serializers.IntegerField()
     online = serializers.BooleanField(allow_null=True)
     liveness_checked_at = serializers.DateTimeField(allow_null=True)
+    ipv6_ready = serializers.BooleanField(allow_null=True)
+    # The latest published version's pricing model; empty when it declares none.
+    pricing_model = serializers.CharField()
     created_at = serializers.DateTimeField()
 
 
@@ -178,6 +188,15 @@ class AgentCollectionApi(APIView):
         credit_badge = serializers.BooleanField(
             required=False,
             help_text="Only publishers holding the top-grade store badge.",
+        )
+        pricing = serializers.MultipleChoiceField(
+            choices=PricingModel.choices,
+            required=False,
+            help_text="Pricing models, repeated for several: any of them matches.",
+        )
+        ipv6 = serializers.BooleanField(
+            required=False,
+            help_text="Only agents whose endpoint answered over IPv6.",
         )
         sort = serializers.ChoiceField(
             choices=list(search.SORTS), required=False, default="relevance"
@@ -249,6 +268,10 @@ class VersionOutputSerializer(serializers.Serializer[AgentVersion]):
     changelog = serializers.CharField()
     declaration = serializers.JSONField()
     declaration_digest = serializers.CharField()
+    # The declaration's pricing; null for a version that declares none.
+    pricing = serializers.JSONField(
+        source="declaration.pricing", allow_null=True, default=None
+    )
     submissions = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField(allow_null=True)
@@ -472,3 +495,46 @@ class AgentStatusApi(APIView):
             actor=user, agent=found, **data.validated_data
         )
         return Response(AgentOutputSerializer(updated).data)
+
+
+class DisclosureItemSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    # A field named like Field.label: the serializer's metaclass takes it out of
+    # the class attributes, so the two never meet.
+    label = serializers.CharField()  # type: ignore[assignment]
+    applies = serializers.BooleanField()
+    present = serializers.BooleanField()
+    consistent = serializers.BooleanField()
+    done = serializers.BooleanField()
+    hint = serializers.CharField()
+
+
+class AgentDisclosureApi(APIView):
+    """The listing's disclosure checklist: which of the fields and documents it
+    must disclose are present and consistent, with a hint for each that is not,
+    and the share complete. For the publisher's members and the platform operator;
+    403 for anyone else."""
+
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        version = serializers.CharField(allow_null=True)
+        version_state = serializers.CharField(allow_null=True)
+        items = DisclosureItemSerializer(many=True)
+        done = serializers.IntegerField()
+        applicable = serializers.IntegerField()
+        share = serializers.DecimalField(
+            max_digits=5, decimal_places=4, allow_null=True
+        )
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request, publisher: str, agent: str) -> Response:
+        user = signed_in_user(request.user)
+        found = agent_get(publisher=publisher, agent=agent)
+        # A listing the caller may not see at all is unknown to them.
+        if found is None or not (
+            publishing.is_operator(user) or agent_visible(user=user, agent=found)
+        ):
+            raise NotFound()
+        result = disclosure.disclosure_get(actor=user, agent=found)
+        return Response(self.OutputSerializer(result).data)

@@ -88,6 +88,18 @@ def _digest_field() -> serializers.CharField:
     )
 
 
+def _confirm_autonomous_field() -> serializers.BooleanField:
+    return serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The user's second confirmation that the agent may act on its own "
+        "with the autonomous scopes granted. Minors and users in the elder-friendly "
+        "mode need it: without it, granting such a scope is refused with 400 "
+        "autonomous_confirmation_needed, whose details list the scopes "
+        "(autonomous_scopes).",
+    )
+
+
 def _scopes_field() -> serializers.ListField:
     return serializers.ListField(
         child=serializers.CharField(max_length=100),
@@ -163,6 +175,7 @@ class InstallCollectionApi(APIView):
         agent = serializers.SlugField()
         scopes = _scopes_field()
         declaration_digest = _digest_field()
+        confirm_autonomous = _confirm_autonomous_field()
 
     class OutputSerializer(serializers.Serializer[Any]):
         install = InstallOutputSerializer()
@@ -190,6 +203,7 @@ class InstallCollectionApi(APIView):
             ),
             granted_scopes=data.validated_data["scopes"],
             declaration_digest=data.validated_data.get("declaration_digest"),
+            autonomous_confirmed=data.validated_data["confirm_autonomous"],
         )
         body = self.OutputSerializer(
             {
@@ -248,6 +262,7 @@ class InstallConsentApi(APIView):
     class InputSerializer(serializers.Serializer[Any]):
         scopes = _scopes_field()
         declaration_digest = _digest_field()
+        confirm_autonomous = _confirm_autonomous_field()
 
     @extend_schema(request=InputSerializer, responses=InstallOutputSerializer)
     def post(self, request: Request, public_id: uuid.UUID) -> Response:
@@ -259,6 +274,7 @@ class InstallConsentApi(APIView):
             install=_install(request, public_id),
             granted_scopes=data.validated_data["scopes"],
             declaration_digest=data.validated_data.get("declaration_digest"),
+            autonomous_confirmed=data.validated_data["confirm_autonomous"],
         )
         return Response(
             InstallOutputSerializer(install_get(user=user, public_id=public_id)).data
@@ -328,6 +344,11 @@ class InstallIntrospectApi(APIView):
         token_type = serializers.CharField(required=False)
         install_id = serializers.CharField(required=False)
         scopes = serializers.DictField(child=serializers.BooleanField(), required=False)
+        daily_use_reminder = serializers.IntegerField(
+            required=False,
+            help_text="The minutes of use a day after which the user wants to be "
+            "reminded, as the token carries it (absent when it carries none).",
+        )
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request: Request) -> Response:

@@ -12,6 +12,7 @@ bodies, their schemes and certificates are loaded afterwards by
 """
 
 import re
+import zlib
 from typing import Any
 
 from marketplace.domains import ensure_standard_domains
@@ -107,6 +108,48 @@ def _filing_number(index: int) -> str:
     return f"{province}ICP备2026{index + 1:06d}号-1"
 
 
+# The demo's paid listings, by what they charge; the others (most) are free.
+_PAID_PRICING: dict[int, dict[str, Any]] = {
+    6: {
+        "model": "subscription",
+        "currency": "CNY",
+        "price": "19.90",
+        "period": "month",
+        "inAppPurchases": {"offered": False},
+        "freeTrial": {"days": 7, "afterTrial": "converts"},
+    },
+    7: {
+        "model": "usage",
+        "currency": "CNY",
+        "price": "0.05",
+        "unit": "1,000 tokens",
+        "inAppPurchases": {"offered": False},
+    },
+    8: {
+        "model": "one_time",
+        "currency": "CNY",
+        "price": "68.00",
+        "inAppPurchases": {"offered": False},
+    },
+    9: {
+        "model": "free",
+        "currency": "CNY",
+        "inAppPurchases": {"offered": True, "minPrice": "6.00", "maxPrice": "128.00"},
+    },
+}
+
+
+def demo_pricing(slug: str) -> dict[str, Any]:
+    """The pricing of a demo agent, the same on every run: six in ten are free,
+    the rest a subscription with a trial that converts, usage-based, a one-time
+    price, or free with in-agent purchases."""
+    kind = zlib.crc32(slug.encode()) % 10
+    pricing = _PAID_PRICING.get(
+        kind, {"model": "free", "inAppPurchases": {"offered": False}}
+    )
+    return {**pricing, "inAppPurchases": dict(pricing["inAppPurchases"])}
+
+
 def _skill_id(skill: str) -> str:
     """The skill's id, from the English words of its name ("起草回复 Draft replies"
     gives draft-replies)."""
@@ -168,7 +211,7 @@ def _publish(
             {"scope": template.scope, "purpose": purpose, "authority": authority}
         ],
         "dependencies": {"models": [{"name": model, "provider": provider}]},
-        "pricing": {"model": "free", "inAppPurchases": {"offered": False}},
+        "pricing": demo_pricing(template.slug),
     }
     version = agent_services.version_create(
         actor=owner, agent=agent, version="1.0.0", declaration=declaration

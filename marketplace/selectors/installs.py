@@ -176,6 +176,7 @@ class Introspection(TypedDict, total=False):
     token_type: str
     install_id: str
     scopes: dict[str, bool]
+    daily_use_reminder: int
 
 
 INACTIVE: Introspection = {"active": False}
@@ -214,7 +215,7 @@ def install_token_introspect(
         )
     )
     carried = claims["scope"].split()
-    return {
+    answer: Introspection = {
         "active": True,
         "scope": " ".join(scope for scope in carried if scope in live),
         "client_id": claims["aud"],
@@ -228,3 +229,7 @@ def install_token_introspect(
         "install_id": claims["install_id"],
         "scopes": {scope: scope in live for scope in carried},
     }
+    # The user's daily-use reminder, as the token carries it.
+    if "daily_use_reminder" in claims:
+        answer["daily_use_reminder"] = claims["daily_use_reminder"]
+    return answer

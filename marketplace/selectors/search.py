@@ -9,7 +9,7 @@ pg_trgm's word similarity. SQLite compares the stored tokens with ``LIKE`` and r
 agents whose name holds the query first.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,11 +167,15 @@ def agent_search(
     min_grade: str = "",
     hide_dishonesty_listed: bool = False,
     credit_badge: bool = False,
+    pricing: Sequence[str] = (),
+    ipv6: bool = False,
     sort: str = "relevance",
 ) -> QuerySet[Agent]:
     """Published agents matching every token of ``q`` and every filter given.
     ``hide_dishonesty_listed`` leaves out publishers on the dishonesty list;
-    ``credit_badge`` keeps only publishers holding the top-grade store badge."""
+    ``credit_badge`` keeps only publishers holding the top-grade store badge;
+    ``pricing`` keeps agents of any of the pricing models named; ``ipv6`` keeps
+    agents whose endpoint answered over IPv6 at the last probe."""
     agents = listed_agents()
     downranked_last = sort == "relevance"
     query = _parse(q)
@@ -208,21 +212,25 @@ def agent_search(
         agents = agents.filter(publisher__dishonesty_listed=False)
     if credit_badge:
         agents = agents.filter(publisher__credit_badge=True)
+    if pricing:
+        agents = agents.filter(pricing_model__in=list(pricing))
+    if ipv6:
+        agents = agents.filter(ipv6_ready=True)
     order = SORTS.get(sort, SORTS["relevance"])
     if downranked_last:
         order = (DOWNRANKED_LAST, *order)
     return agents.order_by(*order)
 
 
-FACETS = ("domain", "risk_tier", "deployment")
+FACETS = ("domain", "risk_tier", "deployment", "pricing")
 
 
 def search_facets(**criteria: Any) -> dict[str, list[dict[str, Any]]]:
     """How many agents matching ``criteria`` (the arguments of ``agent_search``)
-    fall in each domain, risk tier and deployment mode. Each facet ignores its own
-    filter, so that it shows the choices beside the one made. Facets whose filter is
-    not set share one grouped query; each one that is set costs one more, and the
-    domains' names one in all."""
+    fall in each domain, risk tier, deployment mode and pricing model. Each facet
+    ignores its own filter, so that it shows the choices beside the one made. Facets
+    whose filter is not set share one grouped query; each one that is set costs one
+    more, and the domains' names one in all."""
     counts: dict[str, dict[tuple[Any, ...], int]] = {name: {} for name in FACETS}
     groups: dict[str, list[str]] = {}
     for name in FACETS:
@@ -236,7 +244,7 @@ def search_facets(**criteria: Any) -> dict[str, list[dict[str, Any]]]:
         rows = (
             agent_search(**others)
             .order_by()
-            .values("domain_id", "deployment")
+            .values("domain_id", "deployment", "pricing_model")
             .annotate(count=Count("*"))
         )
         for row in rows:
@@ -247,6 +255,7 @@ def search_facets(**criteria: Any) -> dict[str, list[dict[str, Any]]]:
                 "domain__name_zh": domain.name_zh,
                 "domain__risk_tier": domain.risk_tier,
                 "deployment": row["deployment"],
+                "pricing_model": row["pricing_model"],
             }
             for name in names:
                 value = _FACET_KEYS[name](described)
@@ -279,6 +288,14 @@ def search_facets(**criteria: Any) -> dict[str, list[dict[str, Any]]]:
             ),
             key=lambda row: (-row["count"], row["deployment"]),
         ),
+        "pricing": sorted(
+            (
+                {"pricing_model": model, "count": count}
+                for (model,), count in counts["pricing"].items()
+                if model
+            ),
+            key=lambda row: (-row["count"], row["pricing_model"]),
+        ),
     }
 
 
@@ -290,6 +307,7 @@ _FACET_KEYS: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
     ),
     "risk_tier": lambda row: (row["domain__risk_tier"],),
     "deployment": lambda row: (row["deployment"],),
+    "pricing": lambda row: (row["pricing_model"],),
 }
 
 

@@ -18,6 +18,10 @@ The rules, in one place:
   on its version and the user is asked to consent. Scopes the new version no longer
   asks for are revoked, and those whose authority it lowers are held with the lower
   one. This runs in the background, in batches, once the version is published.
+- A new version whose pricing is worse (``marketplace.pricing.pricing_worse``) is
+  asked about like a new permission: the install stays on the version (and the
+  pricing) the user accepted until they consent again. Each receipt keeps the
+  pricing consented to.
 - The user revokes any scope at any time and uninstalls; both take effect at once.
 """
 
@@ -29,13 +33,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from marketplace.care import daily_use_reminder, ensure_autonomous_confirmed
 from marketplace.exceptions import (
     Conflict,
     InstallNotAllowed,
@@ -53,6 +59,7 @@ from marketplace.models import (
     Notification,
     User,
 )
+from marketplace.pricing import PricingChange, pricing_worse
 from marketplace.selectors.installs import (
     AUTHORITY_RANK,
     MINIMUM_AGE,
@@ -62,6 +69,7 @@ from marketplace.selectors.installs import (
     declared_permissions,
     live_grants_prefetch,
 )
+from marketplace.services.agreements import agreements_ensure_accepted
 from marketplace.services.notifications import notification_create
 from marketplace.tokens import IssuedToken, install_token_issue
 
@@ -103,6 +111,7 @@ def _token(install: Install, scopes: list[str]) -> IssuedToken:
         install_id=str(install.public_id),
         audience=install.agent.identifier,
         scopes=scopes,
+        daily_use_reminder_minutes=daily_use_reminder(install.user),
     )
 
 
@@ -221,6 +230,7 @@ def _receipt(
     agent: Agent,
     granted: list[str],
     declined: list[str],
+    autonomous_confirmed: bool = False,
 ) -> ConsentReceipt:
     return ConsentReceipt.objects.create(
         install=install,
@@ -230,6 +240,9 @@ def _receipt(
         declined=declined,
         terms_url=agent.terms_url,
         privacy_policy_url=agent.privacy_policy_url,
+        autonomous_confirmed=autonomous_confirmed,
+        # The pricing the user was shown and accepted with this consent.
+        pricing=version.declaration.get("pricing") or {},
     )
 
 
@@ -254,11 +267,15 @@ def install_create(
     agent: Agent,
     granted_scopes: Iterable[str],
     declaration_digest: str | None = None,
+    autonomous_confirmed: bool = False,
 ) -> InstallResult:
     """Install the latest published version of ``agent`` for ``user``, granting
     ``granted_scopes`` (every required scope, and the optional ones chosen).
     ``declaration_digest`` is that of the version whose permissions the user was
-    shown: the consent holds only for it."""
+    shown: the consent holds only for it. A minor or a user in the elder-friendly
+    mode grants scopes that let the agent act on its own only with
+    ``autonomous_confirmed`` (their second confirmation)."""
+    agreements_ensure_accepted(user=user)
     agent = Agent.objects.select_related("publisher", "latest_version").get(pk=agent.pk)
     install_check_allowed(user=user, agent=agent)
     version = agent.latest_version
@@ -266,6 +283,12 @@ def install_create(
     _ensure_version_shown(version=version, declaration_digest=declaration_digest)
     permissions = declared_permissions(version)
     granted, declined = _choose(permissions, granted_scopes)
+    ensure_autonomous_confirmed(
+        user=user,
+        permissions=permissions,
+        granted=granted,
+        confirmed=autonomous_confirmed,
+    )
     already = _("You have installed this agent already; manage it under My installs.")
     if Install.objects.filter(user=user, agent=agent, state=State.ACTIVE).exists():
         raise Conflict(already, code="already_installed")
@@ -287,6 +310,7 @@ def install_create(
         agent=agent,
         granted=granted,
         declined=declined,
+        autonomous_confirmed=autonomous_confirmed,
     )
     _grant(install=install, receipt=receipt, permissions=permissions, scopes=granted)
     _event(
@@ -316,7 +340,7 @@ def install_token_refresh(*, install_id: str, refresh_secret: str) -> IssuedToke
         public_id = None
     if public_id is not None:
         install = (
-            Install.objects.select_related("agent__publisher")
+            Install.objects.select_related("agent__publisher", "user")
             .filter(public_id=public_id)
             .first()
         )
@@ -402,6 +426,7 @@ def install_consent(
     install: Install,
     granted_scopes: Iterable[str],
     declaration_digest: str | None = None,
+    autonomous_confirmed: bool = False,
 ) -> Install:
     """Consent to the agent's latest published version: a new receipt, grants for
     the scopes newly chosen (and for those whose authority changed), revocation of
@@ -409,7 +434,9 @@ def install_consent(
     version. The user must still be allowed to install the agent (a confirmed
     e-mail address, old enough for its age rating, which may have been raised), and
     ``declaration_digest`` is that of the version whose permissions they were
-    shown."""
+    shown. A minor or a user in the elder-friendly mode keeps or grants scopes that
+    let the agent act on its own only with ``autonomous_confirmed``."""
+    agreements_ensure_accepted(user=actor)
     install = _own_active_install(actor=actor, install=install)
     agent = Agent.objects.select_related("publisher", "latest_version").get(
         pk=install.agent_id
@@ -420,6 +447,12 @@ def install_consent(
     _ensure_version_shown(version=version, declaration_digest=declaration_digest)
     permissions = declared_permissions(version)
     granted, declined = _choose(permissions, granted_scopes)
+    ensure_autonomous_confirmed(
+        user=actor,
+        permissions=permissions,
+        granted=granted,
+        confirmed=autonomous_confirmed,
+    )
     authority = {p.scope: p.authority for p in permissions}
     live = {
         grant.scope: grant
@@ -443,6 +476,7 @@ def install_consent(
         agent=agent,
         granted=granted,
         declined=declined,
+        autonomous_confirmed=autonomous_confirmed,
     )
     _grant(
         install=install,
@@ -547,9 +581,22 @@ def _follow_batch(*, version: AgentVersion, install_ids: list[int]) -> int | Non
     asked = 0
     for install in installs:
         rows, no_longer_asked = consent_rows(install=install, version=version)
-        if any(row.needs_consent for row in rows):
+        more_scopes = any(row.needs_consent for row in rows)
+        # Pricing worse than that of the version the user is on waits for their
+        # consent too: until they accept, they stay on the terms they accepted.
+        pricier = pricing_worse(
+            install.version.declaration.get("pricing"),
+            version.declaration.get("pricing"),
+        )
+        if more_scopes or pricier:
             if install.pk not in asked_before:
-                _ask_consent(install=install, version=version, agent=agent)
+                _ask_consent(
+                    install=install,
+                    version=version,
+                    agent=agent,
+                    more_scopes=more_scopes,
+                    pricier=pricier,
+                )
                 asked += 1
             continue
         # A scope whose authority the new version lowers is held with the lower
@@ -608,25 +655,59 @@ def _follow_batch(*, version: AgentVersion, install_ids: list[int]) -> int | Non
     return len(moved) + asked
 
 
-def _ask_consent(*, install: Install, version: AgentVersion, agent: Agent) -> None:
+# What the user is told when an update waits for their consent, by what it
+# changes: permissions, pricing or both.
+CONSENT_NOTICES: dict[tuple[bool, bool], str] = {
+    (True, False): gettext_noop(
+        "%(agent)s %(version)s asks for permissions you have not granted. Until "
+        "you agree, it keeps only what you granted to version %(current)s."
+    ),
+    (False, True): gettext_noop(
+        "%(agent)s %(version)s changes its pricing: %(pricing)s Until you agree, "
+        "you stay on version %(current)s and the pricing you accepted."
+    ),
+    (True, True): gettext_noop(
+        "%(agent)s %(version)s changes its pricing: %(pricing)s It also asks for "
+        "permissions you have not granted. Until you agree, you stay on version "
+        "%(current)s, with the pricing you accepted and only what you granted."
+    ),
+}
+
+
+def _ask_consent(
+    *,
+    install: Install,
+    version: AgentVersion,
+    agent: Agent,
+    more_scopes: bool = True,
+    pricier: list[PricingChange] | None = None,
+) -> None:
+    pricier = pricier or []
     _event(
         install=install,
         actor=None,
         action="consent_requested",
         version=version.version,
         version_id=version.pk,
+        permissions=more_scopes,
+        pricing=[change.code for change in pricier],
     )
+    params = {
+        "agent": agent.name,
+        "version": version.version,
+        "current": install.version.version,
+    }
+    if pricier:
+        # The changes are worded once, in the user's language: the notification
+        # translates its message, not its values.
+        with translation.override(
+            install.user.preferred_language or settings.LANGUAGE_CODE
+        ):
+            params["pricing"] = " ".join(change.text for change in pricier)
     notification_create(
         user=install.user,
         kind=Notification.Kind.CONSENT_NEEDED,
-        message=gettext_noop(
-            "%(agent)s %(version)s asks for permissions you have not granted. Until "
-            "you agree, it keeps only what you granted to version %(current)s."
-        ),
-        params={
-            "agent": agent.name,
-            "version": version.version,
-            "current": install.version.version,
-        },
+        message=CONSENT_NOTICES[(more_scopes or not pricier, bool(pricier))],
+        params=params,
         link=reverse("install-update", kwargs={"public_id": install.public_id}),
     )

@@ -63,6 +63,8 @@ from marketplace.models import (
 )
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.agents import EDITOR_ROLES
+from marketplace.services.agreements import agreements_ensure_accepted
+from marketplace.services.governance import listing_flag_scan_review
 from marketplace.services.notifications import notification_create
 from marketplace.services.publishing import is_reviewer
 from marketplace.services.review_signals import (
@@ -342,6 +344,7 @@ def review_submit(
     """Write the user's review of the agent, or edit it if they wrote one: the
     earlier text becomes a revision. The review is tied to the version of the
     user's latest install."""
+    agreements_ensure_accepted(user=user)
     agent = Agent.objects.select_related("publisher").get(pk=agent.pk)
     stars, title, body = _validate_review(stars=stars, title=title, body=body)
     install = review_check_eligible(user=user, agent=agent)
@@ -382,6 +385,7 @@ def review_submit(
             )
             if review.state == State.VISIBLE:
                 _rating_apply(agent_id=agent.pk, remove=None, add=stars)
+            listing_flag_scan_review(review=review)
             return review
     return _review_edit(
         review=review, user=user, install=install, stars=stars, title=title, body=body
@@ -420,6 +424,7 @@ def _review_edit(
     review.body = body
     review.version = install.version
     review.save(update_fields=["stars", "title", "body", "version", "updated_at"])
+    listing_flag_scan_review(review=review)
     _event(
         review=review,
         actor=user,

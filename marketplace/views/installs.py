@@ -2,10 +2,11 @@
 revoking a scope, uninstalling, consenting to an update."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,11 +15,15 @@ from django.views.decorators.http import require_POST
 
 from config.exceptions import ApplicationError
 from config.exceptions import PermissionDenied as DomainPermissionDenied
+from marketplace import care
 from marketplace.auth import signed_in_user
+from marketplace.exceptions import AutonomousConfirmationNeeded
 from marketplace.forms import InstallConsentForm
 from marketplace.models import Agent, AgentVersion, Grant, Install
+from marketplace.pricing import pricing_worse
 from marketplace.selectors.agents import agent_get_visible
 from marketplace.selectors.installs import (
+    ConsentRow,
     Permission,
     consent_rows,
     declared_permissions,
@@ -28,7 +33,7 @@ from marketplace.selectors.installs import (
     pending_version,
 )
 from marketplace.services import installs as services
-from marketplace.views.errors import run_action, run_form_service
+from marketplace.views.errors import add_service_error, run_action, run_form_service
 
 PAGE_SIZE = 20
 
@@ -48,6 +53,33 @@ def _same_version_posted(
         and version is not None
         and form.data.get("declaration_digest") == version.declaration_digest
     )
+
+
+@dataclass
+class _Confirmation:
+    """The second confirmation the install service asked for (minors and users in
+    the elder-friendly mode): the autonomous scopes, and why."""
+
+    scopes: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def show(
+        self, form: InstallConsentForm, error: ApplicationError | ValidationError
+    ) -> None:
+        """Shows the service's error on the form, or asks for the confirmation."""
+        if isinstance(error, AutonomousConfirmationNeeded):
+            self.scopes = list(error.details.get("autonomous_scopes", []))
+            self.message = error.message
+        else:
+            add_service_error(form, error)
+
+    def context(self, rows: list[ConsentRow]) -> dict[str, object]:
+        return {
+            "autonomous_asked": [
+                row.permission for row in rows if row.permission.scope in self.scopes
+            ],
+            "autonomous_message": self.message,
+        }
 
 
 @login_required
@@ -71,6 +103,7 @@ def install_page(request: HttpRequest, publisher: str, agent: str) -> HttpRespon
         request.POST if request.method == "POST" else None,
         scopes=[row.permission.scope for row in rows],
     )
+    confirmation = _Confirmation()
     if request.method == "POST" and existing is None and form.is_valid():
         result = run_form_service(
             form,
@@ -79,7 +112,9 @@ def install_page(request: HttpRequest, publisher: str, agent: str) -> HttpRespon
                 agent=found,
                 granted_scopes=form.cleaned_data["scopes"],
                 declaration_digest=form.cleaned_data["declaration_digest"],
+                autonomous_confirmed=form.cleaned_data["confirm_autonomous"],
             ),
+            show=confirmation.show,
         )
         if result is not None:
             response = render(
@@ -93,7 +128,11 @@ def install_page(request: HttpRequest, publisher: str, agent: str) -> HttpRespon
     chosen = (
         set(request.POST.getlist("scopes"))
         if _same_version_posted(form, version)
-        else {row.permission.scope for row in rows if row.permission.required}
+        else care.default_scopes(
+            user=user,
+            permissions=[row.permission for row in rows],
+            chosen={row.permission.scope for row in rows if row.permission.required},
+        )
     )
     return render(
         request,
@@ -107,6 +146,7 @@ def install_page(request: HttpRequest, publisher: str, agent: str) -> HttpRespon
             "existing": existing,
             "refusal": refusal,
             "email_unconfirmed": not user.email_verified,
+            **confirmation.context(rows),
         },
         status=400 if form.is_bound and form.errors else 200,
     )
@@ -206,6 +246,7 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         scopes=[row.permission.scope for row in rows],
     )
+    confirmation = _Confirmation()
     if request.method == "POST" and form.is_valid():
         done = run_form_service(
             form,
@@ -214,7 +255,9 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
                 install=install,
                 granted_scopes=form.cleaned_data["scopes"],
                 declaration_digest=form.cleaned_data["declaration_digest"],
+                autonomous_confirmed=form.cleaned_data["confirm_autonomous"],
             ),
+            show=confirmation.show,
         )
         if done is not None:
             messages.success(
@@ -229,11 +272,15 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     chosen = (
         set(request.POST.getlist("scopes"))
         if _same_version_posted(form, version)
-        else {
-            row.permission.scope
-            for row in rows
-            if row.granted and not row.authority_raised
-        }
+        else care.default_scopes(
+            user=user,
+            permissions=[row.permission for row in rows],
+            chosen={
+                row.permission.scope
+                for row in rows
+                if row.granted and not row.authority_raised
+            },
+        )
     )
     return render(
         request,
@@ -248,6 +295,14 @@ def install_update(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             "chosen": chosen,
             "pending": version.pk != install.version_id,
             "refusal": refusal,
+            **confirmation.context(rows),
+            # The pricing of the version the user is on, and what the new one
+            # makes worse (asked again, like a new permission).
+            "pricing_before": install.version.declaration.get("pricing"),
+            "pricing_changes": pricing_worse(
+                install.version.declaration.get("pricing"),
+                version.declaration.get("pricing"),
+            ),
         },
         status=400 if form.is_bound and form.errors else 200,
     )

@@ -9,7 +9,13 @@ from django.utils.translation import get_language, gettext
 
 from config.pagination import CappedPaginator
 from marketplace.forms import AgentSearchForm
-from marketplace.models import AgentVersion, Deployment, Domain, User
+from marketplace.models import (
+    AgentVersion,
+    Deployment,
+    Domain,
+    PricingModel,
+    User,
+)
 from marketplace.protocols.mcp import mcp_protocol
 from marketplace.selectors.agents import (
     agent_get,
@@ -109,6 +115,15 @@ def _facet_groups(
                 facets["deployment"],
                 "deployment",
                 {k: str(v) for k, v in Deployment.choices},
+            ),
+        ),
+        (
+            gettext("Pricing"),
+            choices(
+                "pricing",
+                facets["pricing"],
+                "pricing_model",
+                {k: str(v) for k, v in PricingModel.choices},
             ),
         ),
     ]

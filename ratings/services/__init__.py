@@ -47,6 +47,8 @@ from marketplace.exceptions import (
 )
 from marketplace.models import Agent, Membership, Notification, Organization, User
 from marketplace.ratelimit import allow
+from marketplace.services.agreements import agreements_ensure_accepted
+from marketplace.services.governance import listing_flag_scan
 from marketplace.services.notifications import notification_create
 from marketplace.services.publishing import is_reviewer
 from ratings.exceptions import EmailNotConfirmed, InvalidEvidence, TooManyReports
@@ -293,6 +295,7 @@ def report_submit(
     times a day."""
     if not reporter.is_authenticated or not reporter.is_active:
         raise PermissionDenied()
+    agreements_ensure_accepted(user=reporter)
     if not reporter.email_verified:
         raise EmailNotConfirmed(
             _("Confirm your e-mail address before you send a report.")
@@ -345,6 +348,9 @@ def report_submit(
     report.save()
     ReportEvent.objects.create(
         report=report, actor=reporter, from_state="", to_state=State.SUBMITTED
+    )
+    listing_flag_scan(
+        agent=agent, source="report", source_id=report.pk, text=description
     )
     body = report_assign_body(report=report)
     if body is not None:

@@ -82,7 +82,7 @@ def test_a_publisher_creates_submits_and_a_reviewer_publishes(api: APIClient) ->
     assert api.post(f"{base}/versions/1.0.0/submit/").json()["state"] == "submitted"
     version_run_checks_task(version_id=AgentVersion.objects.get().pk)
     checks = api.get(f"{base}/versions/1.0.0/checks/").json()
-    assert len(checks) == 8
+    assert len(checks) == 10
     assert all(check["passed"] for check in checks)
     # a reviewer of the operator approves
     operator = OrganizationFactory.create(kind=Organization.Kind.OPERATOR)

@@ -95,14 +95,21 @@ def listed_agent(
 
 
 def install(
-    user: User, agent: Agent, scopes: list[str] | None = None
+    user: User,
+    agent: Agent,
+    scopes: list[str] | None = None,
+    *,
+    confirmed: bool = False,
 ) -> services.InstallResult:
+    """Install with the required scopes (or ``scopes``); ``confirmed`` is the
+    second confirmation a minor gives before an agent may act on its own."""
     return services.install_create(
         user=user,
         agent=agent,
         granted_scopes=["contacts.read", "calendar.write"]
         if scopes is None
         else scopes,
+        autonomous_confirmed=confirmed,
     )
 
 
@@ -427,8 +434,10 @@ def test_the_age_rating_against_the_declared_age(
     year = timezone.localdate().year
     user = UserFactory.create(birth_year=None if age is None else year - age)
     # when / then
-    if allowed:
-        assert install(user, agent).install.state == Install.State.ACTIVE
+    if allowed:  # a minor confirms that the agent may act on its own
+        assert (
+            install(user, agent, confirmed=True).install.state == Install.State.ACTIVE
+        )
     else:
         with pytest.raises(InstallNotAllowed) as refused:
             install(user, agent)
@@ -986,7 +995,7 @@ def test_a_consent_to_an_update_checks_the_user_as_an_install_does() -> None:
     adult = UserFactory.create(birth_year=year - 30)
     young = UserFactory.create(birth_year=year - 14)
     adults = install(adult, agent).install
-    youngs = install(young, agent).install
+    youngs = install(young, agent, confirmed=True).install
     scopes = ["contacts.read", "calendar.write", "payments.initiate"]
     # when: the agent is rated 16+
     Agent.objects.filter(pk=agent.pk).update(age_rating=Agent.AgeRating.AGE_16)

@@ -427,7 +427,7 @@ def test_the_update_page_refuses_a_user_below_a_raised_age_rating(
     # given: an install by a 14-year-old, then the agent is rated 16+
     agent = listed_agent()
     user = _signed_in(client, birth_year=timezone.localdate().year - 14)
-    result = install(user, agent)
+    result = install(user, agent, confirmed=True)
     Agent.objects.filter(pk=agent.pk).update(age_rating=Agent.AgeRating.AGE_16)
     # then: the page says so
     page = client.get(f"/installs/{result.install.public_id}/update/").content.decode()
