@@ -11,6 +11,10 @@ that anyone can verify it offline with the JWKS alone. Its claims:
 ``scope``        the scopes granted when it was issued, space-separated
 ``iat``, ``exp`` issued and expiry times (``INSTALL_TOKEN_TTL`` seconds apart)
 ``jti``          a unique id
+``daily_use_reminder``  (optional) the minutes of use a day after which the user
+                 wants the agent to remind them, an integer: the user's own
+                 preference or, for a minor or a user in the elder-friendly mode
+                 who set none, the site's default. The agent honours it.
 
 A valid signature says only what was granted when the token was issued: the
 publisher asks the introspection endpoint what is still granted now.
@@ -25,7 +29,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from cryptography.exceptions import InvalidSignature
 from django.conf import settings
@@ -49,6 +53,7 @@ class InstallTokenClaims(TypedDict):
     iat: int
     exp: int
     jti: str
+    daily_use_reminder: NotRequired[int]
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,15 @@ def issuer() -> str:
 
 
 def install_token_issue(
-    *, install_id: str, audience: str, scopes: list[str], now: int | None = None
+    *,
+    install_id: str,
+    audience: str,
+    scopes: list[str],
+    now: int | None = None,
+    daily_use_reminder_minutes: int | None = None,
 ) -> IssuedToken:
-    """Sign a token for the install, carrying ``scopes`` (in a stable order)."""
+    """Sign a token for the install, carrying ``scopes`` (in a stable order) and,
+    when given, the user's daily-use reminder."""
     issued_at = int(time.time()) if now is None else now
     claims: InstallTokenClaims = {
         "iss": issuer(),
@@ -86,6 +97,8 @@ def install_token_issue(
         "exp": issued_at + settings.INSTALL_TOKEN_TTL,
         "jti": secrets.token_urlsafe(16),
     }
+    if daily_use_reminder_minutes is not None:
+        claims["daily_use_reminder"] = int(daily_use_reminder_minutes)
     payload = json.dumps(claims, separators=(",", ":")).encode()
     protected, encoded, signature = keys.sign_compact_jws(payload, typ=TOKEN_TYPE)
     return IssuedToken(token=f"{protected}.{encoded}.{signature}", claims=claims)
@@ -134,11 +147,14 @@ def _well_formed(claims: Any) -> bool:
         return False
     strings = ("iss", "aud", "sub", "install_id", "scope", "jti")
     integers = ("iat", "exp")
+    optional_integers = ("daily_use_reminder",)
     return (
         all(isinstance(claims.get(name), str) for name in strings)
-        and all(
-            isinstance(claims.get(name), int) and not isinstance(claims[name], bool)
-            for name in integers
-        )
+        and all(_is_int(claims.get(name)) for name in integers)
+        and all(_is_int(claims[name]) for name in optional_integers if name in claims)
         and claims["sub"] == claims["install_id"]
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
