@@ -80,12 +80,20 @@ class AddressNotAllowed(OSError):
     """The host resolves to an address that the site does not connect to."""
 
 
-def resolve(host: str, port: int, *, allow_private: bool = False) -> list[str]:
-    """The host's addresses, resolved once by the system's resolver, in its order.
-    Raises AddressNotAllowed when any of them is not allowed (a name that mixes
-    public and private addresses is refused whole), unless ``allow_private``;
-    OSError (socket.gaierror) when the name does not resolve."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+def resolve(
+    host: str,
+    port: int,
+    *,
+    allow_private: bool = False,
+    family: socket.AddressFamily = socket.AF_UNSPEC,
+) -> list[str]:
+    """The host's addresses, resolved once by the system's resolver, in its order;
+    only those of ``family`` when one is given (``socket.AF_INET6``: its AAAA
+    records, or the host itself when it is an IPv6 literal). Raises
+    AddressNotAllowed when any of them is not allowed (a name that mixes public
+    and private addresses is refused whole), unless ``allow_private``; OSError
+    (socket.gaierror) when the name has no address of the family."""
+    infos = socket.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise socket.gaierror(socket.EAI_NONAME, "no address")

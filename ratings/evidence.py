@@ -29,9 +29,10 @@ certificates_lost    wilson_lower    higher_is_better     ``{"successes", "trial
                                                           NOT suspended or revoked,
                                                           of all issued; None when
                                                           none was issued
-disclosure           linear          higher_is_better     completeness share, 0..1
-                     (lower 0,
-                     upper 1)
+disclosure           linear          higher_is_better     completeness share, 0..1,
+                     (lower 0,                            of its listings'
+                     upper 1)                             checklist items; None
+                                                          without listings
 review_reply_time    linear          lower_is_better      median hours to answer a
                                                           review; None without any
 report_reply_time    (any)           --                   None: no data source yet
@@ -84,9 +85,16 @@ How each item is made:
 - ``certificates_held``: distinct (agent, scheme) pairs with a certificate valid at
   ``as_of`` (its state then valid, within its dates); an extension to a new version
   is not counted twice.
-- ``disclosure``: over all its listings, the share of the fields filled of those
-  required: privacy policy, terms, homepage, description, the filing number where
-  the domain requires one, anti-addiction measures where minors may use the agent.
+- ``disclosure``: over all its listings, the checklist items present and
+  consistent of those that apply, as ``marketplace.disclosure`` computes them for
+  the publisher's checklist (each listing with its latest published version):
+  privacy policy, terms, homepage, description, pricing declared, pricing
+  consistent (where declared), the filing number where the domain requires one,
+  anti-addiction measures where minors may use the agent, companion safeguards
+  where the version declares a companion agent, an AI bill of materials (at least
+  one model dependency), and the publisher's registration verified at ``as_of``
+  (the ``verification`` source also reads it, with the domain). The share is
+  rounded to 4 places.
 - ``verification``: the operator verified its registration and it proved control
   of its web domain, both at or before ``as_of``.
 
@@ -108,7 +116,6 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from django.db.models import (
-    BooleanField,
     Case,
     CharField,
     Count,
@@ -125,6 +132,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from marketplace.disclosure import ListingFacts, disclosure_items
+from marketplace.disclosure import share as disclosure_share
 from marketplace.models import (
     Agent,
     Certificate,
@@ -163,7 +172,6 @@ _TIER_ORDER: Final[Mapping[str, int]] = MappingProxyType(
     {RiskTier.LOW: 0, RiskTier.MEDIUM: 1, RiskTier.HIGH: 2}
 )
 _MEAN_PLACES: Final = Decimal("0.0001")
-_SHARE_PLACES: Final = Decimal("0.0001")
 _HOUR_PLACES: Final = Decimal("0.01")
 _MICROSECONDS_PER_HOUR: Final = Decimal(3_600_000_000)
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -484,10 +492,7 @@ class _ListingSummary:
     high_risk_gate_missing: bool = False
 
     def disclosure(self) -> Decimal | None:
-        if not self.required:
-            return None
-        share = Decimal(self.filled) / Decimal(self.required)
-        return share.quantize(_SHARE_PLACES, rounding=ROUND_HALF_EVEN)
+        return disclosure_share(self.filled, self.required)
 
 
 def _domains() -> dict[int, _Domain]:
@@ -509,14 +514,6 @@ def _domains() -> dict[int, _Domain]:
     }
 
 
-def _filled(field_name: str) -> ExpressionWrapper[Q]:
-    return ExpressionWrapper(~Q(**{field_name: ""}), output_field=BooleanField())
-
-
-# The listing fields every listing discloses.
-_ALWAYS_REQUIRED: Final = ("privacy_policy_url", "terms_url", "homepage", "description")
-
-
 def _listings(
     ids: list[int], as_of: datetime, certificates: _Certificates
 ) -> dict[int, _ListingSummary]:
@@ -528,45 +525,62 @@ def _listings(
             published_at__lte=as_of,
         )
         .exclude(status=Agent.Status.QUARANTINED)
-        .annotate(
-            **{f"has_{name}": _filled(name) for name in _ALWAYS_REQUIRED},
-            has_filing=_filled("filing_number"),
-            has_anti_addiction=_filled("anti_addiction_measures"),
-        )
         .order_by()
         .values_list(
             "publisher_id",
             "domain_id",
-            "age_rating",
             "latest_version_id",
             "latest_version__declaration_digest",
-            "has_filing",
-            "has_anti_addiction",
-            *(f"has_{name}" for name in _ALWAYS_REQUIRED),
+            "latest_version__declaration",
+            "publisher__verified_at",
+            "privacy_policy_url",
+            "terms_url",
+            "homepage",
+            "summary",
+            "description",
+            "filing_number",
+            "age_rating",
+            "anti_addiction_measures",
         )
     )
     result: dict[int, _ListingSummary] = defaultdict(_ListingSummary)
     for (
         publisher_id,
         domain_id,
-        age_rating,
         version_id,
         digest,
-        has_filing,
-        has_anti_addiction,
-        *always,
+        declaration,
+        verified_at,
+        privacy_policy_url,
+        terms_url,
+        homepage,
+        summary_text,
+        description,
+        filing_number,
+        age_rating,
+        anti_addiction_measures,
     ) in rows:
         domain = domains[domain_id]
         summary = result[publisher_id]
-        checks: list[bool] = [bool(value) for value in always]
-        if domain.requires_filing:
-            checks.append(bool(has_filing))
-        if age_rating != Agent.AgeRating.AGE_18:  # minors may use it
-            checks.append(bool(has_anti_addiction))
-        summary.required += len(checks)
-        summary.filled += sum(checks)
+        items = disclosure_items(
+            ListingFacts(
+                privacy_policy_url=privacy_policy_url,
+                terms_url=terms_url,
+                homepage=homepage,
+                summary=summary_text,
+                description=description,
+                filing_number=filing_number,
+                requires_filing=domain.requires_filing,
+                for_minors=age_rating != Agent.AgeRating.AGE_18,
+                anti_addiction_measures=anti_addiction_measures,
+                publisher_verified=verified_at is not None and verified_at <= as_of,
+                declaration=declaration if isinstance(declaration, dict) else {},
+            )
+        )
+        summary.required += sum(item.applies for item in items)
+        summary.filled += sum(item.done for item in items)
 
-        filing_ok = bool(has_filing) or not domain.requires_filing
+        filing_ok = bool(filing_number.strip()) or not domain.requires_filing
         certificates_ok = _holds_requirements(
             domain, certificates.live_on(publisher_id, version_id, digest)
         )

@@ -101,6 +101,7 @@ def lookup_record(agent: Agent) -> dict[str, Any]:
         "deployment": declaration.get("deployment"),
         "protocols": declaration.get("protocols", []),
         "endpoint": declaration.get("endpoint"),
+        "ipv6_ready": agent.ipv6_ready,
         "declaration_digest": version.declaration_digest if version else None,
         "certificates": _certificates(agent),
         "recalls": [],

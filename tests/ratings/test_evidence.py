@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from marketplace.disclosure import agent_disclosure
 from marketplace.models import (
     Agent,
     AgentVersion,
@@ -36,6 +37,7 @@ from tests.marketplace.factories import (
     DomainFactory,
     OrganizationFactory,
     UserFactory,
+    declaration,
 )
 from tests.ratings.factories import MisconductReportFactory
 
@@ -238,7 +240,9 @@ def test_gather_known_answers_for_a_verified_publisher(world: World) -> None:
         "certificates_lost": {"successes": 2, "trials": 3, "lost": 1},
         "recalls": None,
         "advisories": None,
-        "disclosure": Decimal("0.8889"),  # 8 of 9 fields: A1 has no homepage
+        # 16 of 17 checklist items: A1 has no homepage (8 items apply to A1, the
+        # 8 and its filing number to A2)
+        "disclosure": Decimal("0.9412"),
         "review_reply_time": Decimal("3.00"),  # median of 3, 5 and 1 hours
         "report_reply_time": None,
         "verification": True,
@@ -264,9 +268,11 @@ def test_gather_known_answers_for_an_unverified_publisher(world: World) -> None:
             "certificates_lost": None,
             "recalls": None,
             "advisories": None,
-            # privacy and terms of 6: no homepage, description, filing number
-            # or anti-addiction measures (minors may use it)
-            "disclosure": Decimal("0.3333"),
+            # 6 of 10 checklist items: privacy, terms, pricing declared and
+            # consistent, a model dependency, the registration verified; no
+            # homepage, description, filing number or anti-addiction measures
+            # (minors may use it)
+            "disclosure": Decimal("0.6"),
             "review_reply_time": None,
             "report_reply_time": None,
             "verification": False,
@@ -327,7 +333,8 @@ def test_gather_counts_what_happened_by_a_later_as_of(world: World) -> None:
     assert a["certificates_lost"] == {"successes": 2, "trials": 4, "lost": 2}
     assert a["review_signals"] == {"successes": 0, "trials": 2, "flagged": 2}
     assert b["verification"] is True
-    assert b["disclosure"] == Decimal("0.6")  # B2 adds its 4 fields, all filled
+    # B2 adds its 8 checklist items, all complete: 14 of 18
+    assert b["disclosure"] == Decimal("0.7778")
 
 
 def test_gather_of_nobody_asks_nothing(django_assert_num_queries: Any) -> None:
@@ -389,6 +396,41 @@ def test_findings_read_the_finding_rows_as_of() -> None:
 def test_every_category_has_a_severity() -> None:
     assert set(SEVERITY_BY_CATEGORY) == set(MisconductReport.Category.values)
     assert set(SEVERITY_BY_CATEGORY.values()) <= set(scoring.SEVERITIES)
+
+
+def test_disclosure_reads_the_publishers_checklist_items() -> None:
+    # given: a free companion agent whose trial turns into a paid plan and which
+    # declares no safeguards, from a publisher not verified yet
+    publisher = OrganizationFactory.create()
+    agent = AgentFactory.create(
+        publisher=publisher, homepage="https://a.example/", description="Listens."
+    )
+    AgentVersionFactory.create(
+        agent=agent,
+        state=AgentVersion.State.PUBLISHED,
+        declaration=declaration(
+            pricing={
+                "model": "free",
+                "inAppPurchases": {"offered": False},
+                "freeTrial": {"days": 7, "afterTrial": "converts"},
+            },
+            wellbeing={"companion": True},
+        ),
+    )
+    agent.refresh_from_db()
+    checklist = agent_disclosure(agent=agent)
+
+    # when
+    evidence = gather(entity_ids=[publisher.pk], as_of=timezone.now())
+
+    # then: 6 of 9 (pricing consistent, companion safeguards and the verification
+    # are not done), as the publisher's checklist counts them
+    assert [item.key for item in checklist.items if item.applies and not item.done] == [
+        "pricing_consistent",
+        "companion_safeguards",
+        "publisher_verified",
+    ]
+    assert evidence[publisher.pk]["disclosure"] == checklist.share == Decimal("0.6667")
 
 
 # --------------------------------------------------------------------------
