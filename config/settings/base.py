@@ -286,7 +286,7 @@ REVIEW_PRIOR_MEAN = env.float("REVIEW_PRIOR_MEAN", default=3.5)
 INSTALL_TOKEN_TTL = env.int("INSTALL_TOKEN_TTL", default=300)
 # The daily-use reminder (minutes) that install tokens carry for minors and users in
 # the elder-friendly mode who set none of their own.
-CARE_DAILY_USE_REMINDER_MINUTES = 60
+CARE_DAILY_USE_REMINDER_MINUTES = env.int("CARE_DAILY_USE_REMINDER_MINUTES", default=60)
 
 # Certification: how many days before a certificate expires its publisher is told.
 CERTIFICATE_EXPIRY_NOTICE_DAYS = env.int("CERTIFICATE_EXPIRY_NOTICE_DAYS", default=30)
