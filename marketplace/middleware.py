@@ -3,6 +3,18 @@
 The services refuse a write by someone who has not accepted the documents in force
 (the API answers that 403 itself); on pages, a form sent in that state leads to the
 page where they read and accept the changes, and back where they were.
+
+Withdrawing consent and looking after one's own data never wait for the documents:
+a person who does not accept a change must still be able to uninstall an agent,
+revoke a permission granted to it, turn the elder-friendly mode off or correct
+their profile, mark notifications read and leave an organisation. Holding those
+back until the new terms are accepted would make accepting them the price of
+withdrawing, so their pages are exempt here and their services do not ask either.
+
+After accepting, the person goes back to the page the form was on. Without a
+Referer of this site, that is the address the form was sent to when it can be
+opened; an address that takes only forms (uninstalling, say) leads to the home
+page instead.
 """
 
 from collections.abc import Callable
@@ -15,7 +27,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from marketplace.models import User
+from marketplace.models import Membership, User
 from marketplace.selectors.agreements import agreement_pending_list
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -39,8 +51,16 @@ EXEMPT_URL_NAMES = frozenset(
         "password_reset_done",
         "password_reset_confirm",
         "password_reset_complete",
+        # Withdrawing consent and one's own data (see the module's docstring).
+        "install-uninstall",
+        "install-grant-revoke",
+        "profile",
+        "inbox-read",
     }
 )
+# Exempt only when the membership is the person's own: leaving an organisation.
+# Removing someone else waits like any other write.
+LEAVE_URL_NAME = "membership-remove"
 EXEMPT_PREFIXES = ("/api/", "/admin/")
 
 
@@ -61,12 +81,23 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str | None:
 
 def _return_path(request: HttpRequest) -> str:
     """Where to go back after accepting: the page the form was on (the Referer, when
-    it is this site's), else the address the form was sent to."""
+    it is this site's), else the home page (the address the form was sent to may
+    take forms only)."""
     referer = request.headers.get("referer", "")
     if safe_next(request, referer):
         parts = urlsplit(referer)
         return parts.path + (f"?{parts.query}" if parts.query else "")
-    return request.path
+    return reverse("home")
+
+
+def _is_leaving(request: HttpRequest, user: User, view_kwargs: dict[str, Any]) -> bool:
+    match = request.resolver_match
+    if match is None or match.url_name != LEAVE_URL_NAME:
+        return False
+    membership_id = view_kwargs.get("membership_id")
+    if not isinstance(membership_id, int):
+        return False
+    return Membership.objects.filter(pk=membership_id, user=user).exists()
 
 
 class AgreementsMiddleware:
@@ -95,6 +126,8 @@ class AgreementsMiddleware:
             return None
         if not agreement_pending_list(user=user):
             return None
+        if _is_leaving(request, user, view_kwargs):
+            return None
         messages.warning(
             request,
             _(
@@ -102,9 +135,8 @@ class AgreementsMiddleware:
                 "continue; then send your form again."
             ),
         )
-        target = "{}?{}".format(
-            reverse("agreements-accept"), urlencode({"next": _return_path(request)})
-        )
+        back = _return_path(request)
+        target = "{}?{}".format(reverse("agreements-accept"), urlencode({"next": back}))
         if request.headers.get("hx-request"):
             response = HttpResponse(status=200)
             response["HX-Redirect"] = target

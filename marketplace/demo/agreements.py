@@ -1,6 +1,6 @@
 """The site's own documents in the demo store: version 1 of the platform rules, the
 user service agreement, the privacy policy and the publisher agreement, published
-by the operator and accepted by every demo account (and by every demo publisher);
+by the operator and accepted by the demo's own accounts (and publishers);
 and version 2 of the privacy policy, a draft with its summary of changes, for the
 operator to publish.
 
@@ -18,10 +18,15 @@ from marketplace.models import (
     Organization,
     User,
 )
+from marketplace.selectors.agreements import (
+    USER_KINDS,
+    agreement_in_force_list,
+    agreement_pending_list,
+)
 from marketplace.services.agreements import (
     agreement_draft_create,
     agreement_publish,
-    agreements_accept_in_force,
+    agreements_accept,
     publisher_agreement_accept,
 )
 
@@ -407,9 +412,39 @@ VERSION_ONE = [
 ]
 
 
+# Every demo loader gives its accounts an address at this reserved domain (RFC
+# 2606): the accounts the demo accepts documents for. Anyone else's account is
+# left to accept them itself.
+DEMO_EMAIL_DOMAIN = "@example.com"
+
+
+def _demo_versions(*, operator: User) -> dict[str, AgreementVersion]:
+    """Version 1 of each document as the demo wrote it (by its operator, with its
+    title), by kind: the only versions the demo accepts on anyone's behalf."""
+    titles: dict[str, str] = {kind: texts["title_en"] for kind, texts in VERSION_ONE}
+    versions = AgreementVersion.objects.filter(
+        number=1,
+        kind__in=list(titles),
+        created_by=operator,
+        published_at__isnull=False,
+    )
+    return {
+        version.kind: version
+        for version in versions
+        if version.title_en == titles[version.kind]
+    }
+
+
 @transaction.atomic
 def load_agreements(*, operator: User) -> int:
-    """Write, publish and accept the documents; the number of rows created."""
+    """Write and publish the documents, and accept the demo's version 1 of them for
+    the demo's own accounts and publishers; the number of rows created.
+
+    The demo accounts are made without the sign-up form, so the prompt would ask
+    them to accept the documents before their first write; the demo records that
+    answer ahead of time, as the prompt records it (``PROMPT``), so that their
+    log-ins are ready to use. A version 1 no longer in force (the operator
+    published version 2) is not accepted: the prompt asks for the new one."""
     created = 0
     for kind, texts in VERSION_ONE:
         if not AgreementVersion.objects.filter(kind=kind, number=1).exists():
@@ -421,23 +456,46 @@ def load_agreements(*, operator: User) -> int:
             actor=operator, kind=Kind.PRIVACY_POLICY, **PRIVACY_POLICY_V2
         )
         created += 1
+    ours = _demo_versions(operator=operator)
+    in_force = {version.pk for version in agreement_in_force_list()}
+    user_ids = sorted(
+        version.pk
+        for kind, version in ours.items()
+        if kind in USER_KINDS and version.pk in in_force
+    )
     before = AgreementAcceptance.objects.count()
-    for user in User.objects.filter(is_active=True).order_by("pk"):
-        agreements_accept_in_force(
-            user=user, context=AgreementAcceptance.Context.SIGN_UP
-        )
-    publishers = Organization.objects.filter(kind=Organization.Kind.PUBLISHER)
-    for publisher in publishers.order_by("pk"):
-        manager = (
-            Membership.objects.filter(
-                organization=publisher,
-                role__in=(Membership.Role.OWNER, Membership.Role.ADMIN),
-                user__is_active=True,
+    demo_users = User.objects.filter(
+        is_active=True, email__iendswith=DEMO_EMAIL_DOMAIN
+    ).order_by("pk")
+    if user_ids:
+        for user in demo_users:
+            agreements_accept(
+                user=user,
+                version_ids=user_ids,
+                context=AgreementAcceptance.Context.PROMPT,
             )
-            .select_related("user")
-            .order_by("role", "pk")
-            .first()
+    publisher_version = ours.get(Kind.PUBLISHER_AGREEMENT)
+    if publisher_version is not None and publisher_version.pk in in_force:
+        managers = (
+            Membership.objects.filter(
+                organization__kind=Organization.Kind.PUBLISHER,
+                role__in=(Membership.Role.OWNER, Membership.Role.ADMIN),
+                user__in=demo_users,
+            )
+            .select_related("user", "organization")
+            .order_by("organization_id", "role", "pk")
         )
-        if manager is not None:
-            publisher_agreement_accept(actor=manager.user, organization=publisher)
+        done: set[int] = set()
+        for manager in managers:
+            if manager.organization_id in done:
+                continue
+            if agreement_pending_list(user=manager.user):
+                continue  # asked for a version the demo did not write: left to them
+            done.add(manager.organization_id)
+            if not AgreementAcceptance.objects.filter(
+                organization=manager.organization, version=publisher_version
+            ).exists():
+                publisher_agreement_accept(
+                    actor=manager.user, organization=manager.organization
+                )
     return created + AgreementAcceptance.objects.count() - before

@@ -4,7 +4,13 @@ to accept, and who accepted what."""
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from marketplace.models import AgreementAcceptance, AgreementVersion, Organization, User
+from marketplace.models import (
+    AgreementAcceptance,
+    AgreementVersion,
+    Organization,
+    User,
+)
+from marketplace.selectors.organizations import MANAGER_ROLES, is_operator
 
 Kind = AgreementVersion.Kind
 
@@ -20,6 +26,15 @@ USER_KINDS: tuple[str, ...] = (
 # deletes this key once its transaction commits.
 IN_FORCE_CACHE_KEY = "agreements:in-force:v1"
 IN_FORCE_CACHE_SECONDS = 60 * 60
+
+
+def agreement_editor(user: User) -> bool:
+    """Whether the user drafts, edits and publishes the site's documents: staff, or
+    an owner or administrator of the platform operator (not its reviewers, who
+    review listings and have no say over the terms)."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return is_operator(user, roles=MANAGER_ROLES)
 
 
 def agreement_in_force_map() -> dict[str, AgreementVersion]:

@@ -1,3 +1,4 @@
+from collections.abc import Collection
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from config.site import absolute_url
 from marketplace.exceptions import ApplicationError
 from marketplace.models import AgreementAcceptance, User
 from marketplace.selectors.agreements import agreement_in_force_list
-from marketplace.services.agreements import agreements_accept_in_force
+from marketplace.services.agreements import agreements_accept
 from marketplace.services.common import email_send, insert_unique
 
 EMAIL_VERIFICATION_SALT = "marketplace.email_verification"
@@ -32,17 +33,33 @@ def user_create(
     birth_year: int | None = None,
     preferred_language: str = "",
     accept_agreements: bool | None = None,
+    agreement_version_ids: Collection[int] = (),
 ) -> User:
     """A new account; a link to confirm its e-mail address goes out on commit.
 
-    The sign-up form and API show the documents in force and pass
-    ``accept_agreements``: they must be accepted (when any are in force), and the
-    acceptances are recorded with the account. Accounts made otherwise (``None``)
-    are asked to accept them before their first write."""
-    if accept_agreements is False and agreement_in_force_list(user_kinds_only=True):
+    The sign-up page shows the documents in force and passes ``accept_agreements``
+    with ``agreement_version_ids``, the versions it showed. They must be accepted
+    (when any are in force) and must be exactly the versions still in force: when a
+    newer version came in while the form was open, nothing is created and the
+    person is asked to read it. The acceptances are recorded with the account.
+    Accounts made otherwise (``None``: the demo data, the shell) are asked to
+    accept the documents before their first write."""
+    in_force = agreement_in_force_list(user_kinds_only=True)
+    if accept_agreements is False and in_force:
         raise ApplicationError.on_field(
             "accept_agreements",
             _("Accept the platform rules, the user agreement and the privacy policy."),
+        )
+    shown = set(agreement_version_ids)
+    if accept_agreements and shown != {version.pk for version in in_force}:
+        message = _(
+            "The documents changed while you were signing up. Read the new "
+            "versions linked below and accept them."
+        )
+        raise ApplicationError(
+            message,
+            code="agreements_changed",
+            details={"accept_agreements": [message]},
         )
     user = User(
         username=username,
@@ -56,9 +73,11 @@ def user_create(
     insert_unique(
         user, field="username", message=_("This user name or e-mail address is taken.")
     )
-    if accept_agreements:
-        agreements_accept_in_force(
-            user=user, context=AgreementAcceptance.Context.SIGN_UP
+    if accept_agreements and shown:
+        agreements_accept(
+            user=user,
+            version_ids=sorted(shown),
+            context=AgreementAcceptance.Context.SIGN_UP,
         )
     email_verification_request(user=user)
     return user

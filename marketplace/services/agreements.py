@@ -30,6 +30,7 @@ from marketplace.models import (
 )
 from marketplace.selectors.agreements import (
     IN_FORCE_CACHE_KEY,
+    agreement_editor,
     agreement_in_force_get,
     agreement_in_force_list,
     agreement_pending_list,
@@ -46,12 +47,15 @@ SUMMARY_MAX_LENGTH = 5_000
 
 
 def _ensure_operator(actor: User) -> None:
-    # Imported here: the publishing pipeline asks this module whether a publisher
-    # accepted its agreement, so a module-level import would go round in a circle.
-    from marketplace.services.publishing import is_operator
-
-    if not (actor.is_authenticated and actor.is_active and is_operator(actor)):
-        raise PermissionDenied(_("Only the platform operator edits these documents."))
+    """Staff and the operator's owners and administrators write the documents; the
+    operator's reviewers do not."""
+    if not agreement_editor(actor):
+        raise PermissionDenied(
+            _(
+                "Only staff and the platform operator's owners and administrators "
+                "edit these documents."
+            )
+        )
 
 
 def _clean_texts(
@@ -244,17 +248,6 @@ def agreements_accept(
             user=user, organization__isnull=True, version_id__in=wanted
         ).select_related("version")
     )
-
-
-def agreements_accept_in_force(*, user: User, context: str) -> int:
-    """Accept every user document in force (sign-up, where the form showed them
-    all). The number of versions accepted."""
-    versions = agreement_in_force_list(user_kinds_only=True)
-    if versions:
-        agreements_accept(
-            user=user, version_ids=[version.pk for version in versions], context=context
-        )
-    return len(versions)
 
 
 @transaction.atomic

@@ -447,6 +447,7 @@ def _review_edit(
 def review_reply(*, actor: User, review: Review, body: str) -> ReviewReply:
     """The publisher's reply to a review, or an edit of it. The reviewer hears of
     the first reply in their inbox."""
+    agreements_ensure_accepted(user=actor)
     review = (
         Review.objects.select_for_update()
         .select_related("agent__publisher", "user")
@@ -529,6 +530,7 @@ def review_flag(
 ) -> ReviewFlag:
     """Report a review to the moderators, once per user, with a confirmed e-mail
     address."""
+    agreements_ensure_accepted(user=user)
     review = Review.objects.select_for_update().get(pk=review.pk)
     review_check_can_flag(user=user, review=review)
     if reason not in ReviewFlag.Reason.values:

@@ -1,12 +1,14 @@
-"""The publisher agreement prompt of the console:
-``{% publisher_agreement_prompt organization %}``."""
+"""The publisher agreement prompt of the console,
+``{% publisher_agreement_prompt organization %}``, and the link to the operator's
+pages of the documents, ``{% operator_agreements_link %}``."""
 
 from typing import Any
 
 from django import template
 
-from marketplace.models import AgreementVersion, Organization
+from marketplace.models import AgreementVersion, Organization, User
 from marketplace.selectors.agreements import (
+    agreement_editor,
     agreement_in_force_get,
     publisher_agreement_accepted,
 )
@@ -19,11 +21,14 @@ register = template.Library()
     "marketplace/agreements/_publisher_prompt_body.html", takes_context=True
 )
 def publisher_agreement_prompt(
-    context: template.Context, organization: Organization
+    context: template.Context,
+    organization: Organization,
+    can_accept: bool | None = None,
 ) -> dict[str, Any]:
     """When the publisher has not accepted the publisher agreement in force: the
     agreement's link, and the form to accept it for its owners and administrators.
-    Nothing otherwise."""
+    Nothing otherwise. ``can_accept``, when the page knows the reader's role
+    already, saves looking it up."""
     request = context["request"]
     if publisher_agreement_accepted(organization=organization):
         return {"version": None}
@@ -32,8 +37,19 @@ def publisher_agreement_prompt(
             kind=AgreementVersion.Kind.PUBLISHER_AGREEMENT
         ),
         "organization": organization,
-        "can_accept": organization_can_manage(
-            user=request.user, organization=organization
+        "can_accept": (
+            organization_can_manage(user=request.user, organization=organization)
+            if can_accept is None
+            else can_accept
         ),
         "request": request,
     }
+
+
+@register.inclusion_tag(
+    "marketplace/agreements/_operator_link.html", takes_context=True
+)
+def operator_agreements_link(context: template.Context) -> dict[str, Any]:
+    """A link to the operator's pages of the documents, for those who write them."""
+    user = context["request"].user
+    return {"show": isinstance(user, User) and agreement_editor(user)}

@@ -45,6 +45,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("profile")
     form = SignUpForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             user = user_create(
@@ -54,6 +55,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 birth_year=form.cleaned_data["birth_year"],
                 preferred_language=request.LANGUAGE_CODE,
                 accept_agreements=form.cleaned_data.get("accept_agreements", False),
+                agreement_version_ids=form.cleaned_data.get("agreement_versions", []),
             )
         except ValidationError as error:
             if hasattr(error, "error_dict"):
@@ -62,6 +64,13 @@ def signup(request: HttpRequest) -> HttpResponse:
                 form.add_error("password", error)
         except ApplicationError as error:
             add_service_error(form, error)
+            if error.code == "agreements_changed":
+                # Show the versions now in force, to be read and ticked again.
+                status = 400
+                data = request.POST.copy()
+                data.pop("accept_agreements", None)
+                data["agreement_versions"] = form.fields["agreement_versions"].initial
+                form.data = data
         else:
             login(request, user, backend="marketplace.auth.UsernameOrEmailBackend")
             messages.success(
@@ -73,7 +82,13 @@ def signup(request: HttpRequest) -> HttpResponse:
                 % {"email": user.email},
             )
             return redirect("profile")
-    return render(request, "marketplace/accounts/signup.html", {"form": form})
+    return render(
+        request,
+        "marketplace/accounts/signup.html",
+        {"form": form},
+        # A damaged list of the versions shown, or versions no longer in force.
+        status=400 if "agreement_versions" in form.errors else status,
+    )
 
 
 class PasswordResetView(auth_views.PasswordResetView):

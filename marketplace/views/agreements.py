@@ -9,12 +9,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.exceptions import ApplicationError, PermissionDenied
+from config.pagination import CappedPaginator
 from marketplace.auth import signed_in_user
 from marketplace.forms import AgreementAcceptForm, AgreementDraftForm
 from marketplace.middleware import safe_next
 from marketplace.models import AgreementAcceptance, AgreementVersion, User
 from marketplace.selectors.agreements import (
     agreement_acceptance_list,
+    agreement_editor,
     agreement_in_force_get,
     agreement_in_force_list,
     agreement_pending_list,
@@ -30,10 +32,11 @@ from marketplace.services.agreements import (
     agreements_accept,
     publisher_agreement_accept,
 )
-from marketplace.services.publishing import is_operator
 from marketplace.views.errors import add_service_error, run_action, run_form_service
 
 Kind = AgreementVersion.Kind
+
+PAGE_SIZE = 50  # acceptances on a page of the history
 
 
 def _kind(kind: str) -> str:
@@ -44,7 +47,7 @@ def _kind(kind: str) -> str:
 
 def _reader_is_operator(request: HttpRequest) -> bool:
     user = request.user
-    return isinstance(user, User) and user.is_authenticated and is_operator(user)
+    return isinstance(user, User) and agreement_editor(user)
 
 
 def agreement_list(request: HttpRequest) -> HttpResponse:
@@ -145,11 +148,15 @@ def agreement_accept(request: HttpRequest) -> HttpResponse:
 def account_agreements(request: HttpRequest) -> HttpResponse:
     """The person's acceptance history: every version, when and how."""
     user = signed_in_user(request.user)
+    page = CappedPaginator(agreement_acceptance_list(user=user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "marketplace/agreements/history.html",
         {
-            "acceptances": agreement_acceptance_list(user=user),
+            "page": page,
+            "acceptances": list(page),
             "pending": agreement_pending_list(user=user),
         },
     )
@@ -181,8 +188,13 @@ def publisher_agreement_accept_page(request: HttpRequest, slug: str) -> HttpResp
 
 def _operator(request: HttpRequest) -> User:
     user = signed_in_user(request.user)
-    if not is_operator(user):
-        raise PermissionDenied(_("Only the platform operator edits these documents."))
+    if not agreement_editor(user):
+        raise PermissionDenied(
+            _(
+                "Only staff and the platform operator's owners and administrators "
+                "edit these documents."
+            )
+        )
     return user
 
 

@@ -23,6 +23,8 @@ from marketplace.models import (
     Membership,
     Organization,
     Review,
+    ReviewFlag,
+    ReviewReply,
     User,
 )
 from marketplace.selectors.agreements import (
@@ -41,7 +43,7 @@ from marketplace.services.agreements import (
 )
 from marketplace.services.installs import install_consent
 from marketplace.services.publishing import version_submit
-from marketplace.services.reviews import review_submit
+from marketplace.services.reviews import review_flag, review_reply, review_submit
 from ratings.models import MisconductReport
 from ratings.services import report_submit
 from tests.marketplace.factories import (
@@ -265,9 +267,11 @@ def test_only_the_operator_drafts_and_publishes() -> None:
     reviewer = MembershipFactory.create(
         organization__kind=Organization.Kind.OPERATOR, role=Membership.Role.REVIEWER
     ).user
-    draft = agreement_draft_create(actor=reviewer, kind=Kind.PLATFORM_RULES, **texts())
-    # when / then
-    for actor in (outsider, publisher_owner):
+    draft = agreement_draft_create(
+        actor=operator(), kind=Kind.PLATFORM_RULES, **texts()
+    )
+    # when / then: the operator's reviewers review listings, not the terms
+    for actor in (outsider, publisher_owner, reviewer):
         with pytest.raises(PermissionDenied):
             agreement_draft_create(actor=actor, kind=Kind.USER_AGREEMENT, **texts())
         with pytest.raises(PermissionDenied):
@@ -276,6 +280,24 @@ def test_only_the_operator_drafts_and_publishes() -> None:
             agreement_publish(actor=actor, version=draft)
     draft.refresh_from_db()
     assert draft.published_at is None
+
+
+def test_the_operators_owners_and_administrators_write_the_documents() -> None:
+    for role in (Membership.Role.OWNER, Membership.Role.ADMIN):
+        # given
+        AgreementVersion.objects.all().delete()
+        actor = MembershipFactory.create(
+            organization__kind=Organization.Kind.OPERATOR, role=role
+        ).user
+        # when
+        draft = agreement_draft_create(actor=actor, kind=Kind.PLATFORM_RULES, **texts())
+        agreement_draft_update(
+            actor=actor, version=draft, **texts(body_en="Fewer words.")
+        )
+        published = agreement_publish(actor=actor, version=draft)
+        # then
+        assert published.is_published
+        assert published.body_en == "Fewer words."
 
 
 # --- Accepting ---------------------------------------------------------------------
@@ -327,6 +349,7 @@ def test_sign_up_records_the_acceptance_of_the_documents_in_force() -> None:
         email="newcomer@example.com",
         password="a-long-enough-passphrase",
         accept_agreements=True,
+        agreement_version_ids=[v.pk for v in versions],
     )
     # then
     acceptances = AgreementAcceptance.objects.filter(user=user)
@@ -354,6 +377,38 @@ def test_sign_up_without_accepting_is_refused_when_documents_are_in_force() -> N
         )
     assert set(refused.value.details) == {"accept_agreements"}
     assert not User.objects.filter(username="late").exists()
+
+
+def test_sign_up_accepts_only_the_versions_shown_while_they_are_in_force() -> None:
+    # given the form showed version 1 of each document
+    shown = documents_in_force()
+    # when a newer privacy policy comes in before the form is sent
+    publish(Kind.PRIVACY_POLICY)
+    with pytest.raises(ApplicationError) as refused:
+        user_create(
+            username="slow",
+            email="slow@example.com",
+            password="a-long-enough-passphrase",
+            accept_agreements=True,
+            agreement_version_ids=[v.pk for v in shown],
+        )
+    # then nothing is created and the person is asked to read the new one
+    assert refused.value.code == "agreements_changed"
+    assert refused.value.status_code == 400
+    assert set(refused.value.details) == {"accept_agreements"}
+    assert not User.objects.filter(username="slow").exists()
+    # a subset of the versions in force, or ids of no version, are refused too
+    in_force = [v.pk for v in agreement_pending_list(user=UserFactory.create())]
+    for ids in (in_force[:2], [*in_force, 999_999], []):
+        with pytest.raises(ApplicationError):
+            user_create(
+                username="partial",
+                email="partial@example.com",
+                password="a-long-enough-passphrase",
+                accept_agreements=True,
+                agreement_version_ids=ids,
+            )
+    assert not User.objects.filter(username="partial").exists()
 
 
 # --- The publisher agreement --------------------------------------------------------
@@ -489,6 +544,44 @@ def test_the_api_refuses_a_review_until_the_new_version_is_accepted() -> None:
     assert privacy == [1, 2]
 
 
+def test_the_api_refuses_a_flag_and_a_reply_until_the_new_version_is_accepted() -> None:
+    # given a review, a reader and a member of the publisher who accepted version 1
+    documents_in_force()
+    agent = listed_agent()
+    author = accepted_user()
+    install(author, agent)
+    review = review_submit(
+        user=author, agent=agent, stars=4, title="Good", body="Works well."
+    )
+    reader = accepted_user()
+    member = accepted_user()
+    MembershipFactory.create(
+        organization=agent.publisher, user=member, role=Membership.Role.MEMBER
+    )
+    publish(Kind.PRIVACY_POLICY)
+    # when
+    flag = _api(reader).post(
+        reverse("api-review-flag", kwargs={"review_id": review.pk}),
+        {"reason": ReviewFlag.Reason.values[0]},
+        content_type="application/json",
+    )
+    reply = _api(member).post(
+        reverse("api-review-reply", kwargs={"review_id": review.pk}),
+        {"body": "Thank you."},
+        content_type="application/json",
+    )
+    # then
+    for refused in (flag, reply):
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "agreements_not_accepted"
+    assert not ReviewFlag.objects.exists()
+    assert not ReviewReply.objects.exists()
+    with pytest.raises(AgreementsNotAccepted):
+        review_flag(user=reader, review=review, reason=ReviewFlag.Reason.values[0])
+    with pytest.raises(AgreementsNotAccepted):
+        review_reply(actor=member, review=review, body="Thank you.")
+
+
 @pytest.mark.parametrize(
     "payload",
     [{"versions": ["one"]}, {"versions": []}, {"versions": "7"}, {}],
@@ -553,11 +646,14 @@ def test_the_api_accepts_the_publisher_agreement_for_owners_only() -> None:
 # --- The demo documents -------------------------------------------------------------
 
 
-def test_the_demo_documents_are_in_force_and_accepted_by_everyone() -> None:
+def test_the_demo_documents_are_in_force_and_accepted_by_the_demo_accounts() -> None:
     # given demo people and a publisher
     actor = operator()
     owner = MembershipFactory.create(role=Membership.Role.OWNER)
     UserFactory.create_batch(2)
+    # and someone else's account and publisher on the same site
+    stranger = UserFactory.create(email="stranger@mail.example.org")
+    theirs = MembershipFactory.create(user=stranger, role=Membership.Role.OWNER)
     # when
     created = load_agreements(operator=actor)
     again = load_agreements(operator=actor)
@@ -573,12 +669,39 @@ def test_the_demo_documents_are_in_force_and_accepted_by_everyone() -> None:
     assert draft.published_at is None
     assert draft.summary_en
     assert draft.summary_zh
-    # everybody accepted, and the publisher accepted the publisher agreement
-    for user in User.objects.all():
+    # the demo's accounts accepted, as the prompt records it, and the demo's
+    # publisher accepted the publisher agreement
+    for user in User.objects.exclude(pk=stranger.pk):
         assert agreement_pending_list(user=user) == []
+    assert set(
+        AgreementAcceptance.objects.filter(organization__isnull=True).values_list(
+            "context", flat=True
+        )
+    ) == {AgreementAcceptance.Context.PROMPT}
+    # someone else accepts for themselves
+    assert len(agreement_pending_list(user=stranger)) == len(USER_KINDS)
+    assert not AgreementAcceptance.objects.filter(
+        organization=theirs.organization
+    ).exists()
     assert AgreementAcceptance.objects.filter(
         organization=owner.organization,
         version=in_force[Kind.PUBLISHER_AGREEMENT],
     ).exists()
     assert created > 0
     assert again == 0
+
+
+def test_the_demo_accepts_only_its_own_version_one() -> None:
+    # given the demo documents, and the operator publishing version 2 of the
+    # privacy policy
+    actor = operator()
+    load_agreements(operator=actor)
+    draft = AgreementVersion.objects.get(kind=Kind.PRIVACY_POLICY, number=2)
+    agreement_publish(actor=actor, version=draft)
+    newcomer = UserFactory.create()
+    # when the demo runs again
+    load_agreements(operator=actor)
+    # then the newcomer is not said to have accepted version 2 (nor version 1,
+    # no longer in force): the prompt asks them
+    assert [v.pk for v in agreement_pending_list(user=newcomer)] == [draft.pk]
+    assert not AgreementAcceptance.objects.filter(version=draft).exists()

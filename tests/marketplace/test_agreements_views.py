@@ -5,9 +5,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 from django.http.response import HttpResponseBase
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from marketplace.models import (
     AgentVersion,
@@ -15,14 +19,23 @@ from marketplace.models import (
     AgreementVersion,
     Install,
     Membership,
+    Notification,
+    Organization,
     Review,
     User,
 )
+from marketplace.selectors.agreements import (
+    IN_FORCE_CACHE_KEY,
+    agreement_pending_list,
+)
 from marketplace.services.agreements import agreement_draft_create
+from marketplace.services.notifications import notification_create
+from marketplace.views.agreements import PAGE_SIZE
 from ratings.models import MisconductReport
 from tests.marketplace.factories import (
     AgentVersionFactory,
     MembershipFactory,
+    OrganizationFactory,
     UserFactory,
 )
 from tests.marketplace.test_agreements import (
@@ -164,7 +177,9 @@ def test_an_install_and_a_report_from_the_pages_wait_too(client: Client) -> None
     report_url = f"{reverse('report-create')}?agent={agent.publisher.slug}/{agent.slug}"
     # when
     installing = client.post(
-        install_url, {"scopes": ["contacts.read", "calendar.write"]}
+        install_url,
+        {"scopes": ["contacts.read", "calendar.write"]},
+        HTTP_REFERER=f"http://testserver{install_url}",
     )
     reporting = client.post(
         report_url,
@@ -209,6 +224,119 @@ def test_signing_out_the_language_and_the_api_are_not_redirected(
     assert client.post(reverse("logout")).status_code == 302
 
 
+def test_withdrawing_consent_never_waits_for_the_documents(client: Client) -> None:
+    # given a user with an install, whose documents changed since
+    documents_in_force()
+    user = accepted_user()
+    agent = listed_agent()
+    first = install(user, agent).install
+    second_agent = listed_agent()
+    second = install(user, second_agent, ["contacts.read", "calendar.write"]).install
+    publish(Kind.PRIVACY_POLICY)
+    signed_in(client, user)
+    assert agreement_pending_list(user=user)
+    # when they revoke a permission and uninstall an agent
+    revoked = client.post(
+        reverse(
+            "install-grant-revoke",
+            kwargs={"public_id": second.public_id, "scope": "calendar.write"},
+        )
+    )
+    uninstalled = client.post(
+        reverse("install-uninstall", kwargs={"public_id": first.public_id})
+    )
+    # then both are done, with no detour to the documents
+    assert revoked.status_code == uninstalled.status_code == 302
+    assert revoked["Location"] == uninstalled["Location"] == reverse("install-list")
+    assert not second.grants.filter(
+        scope="calendar.write", revoked_at__isnull=True
+    ).exists()
+    first.refresh_from_db()
+    assert first.state == Install.State.UNINSTALLED
+
+
+def test_the_profile_and_the_inbox_are_saved_with_documents_pending(
+    client: Client,
+) -> None:
+    # given a user in the elder-friendly mode, with a notification
+    documents_in_force()
+    user = accepted_user(elder_mode=True)
+    notification = notification_create(
+        user=user, kind=Notification.Kind.REVIEW_REPLY, message="Hello"
+    )
+    publish(Kind.USER_AGREEMENT)
+    signed_in(client, user)
+    # when they turn the mode off and correct their year of birth
+    saved = client.post(
+        reverse("profile"),
+        {"birth_year": "1950", "preferred_language": "en", "elder_mode": ""},
+    )
+    read = client.post(reverse("inbox-read"), {"id": str(notification.pk)})
+    # then
+    assert saved.status_code == 302
+    assert saved["Location"] == reverse("profile")
+    user.refresh_from_db()
+    assert user.elder_mode is False
+    assert user.birth_year == 1950
+    assert urlsplit(str(read["Location"])).path != reverse("agreements-accept")
+    notification.refresh_from_db()
+    assert notification.read_at is not None
+
+
+def test_leaving_an_organisation_never_waits_but_removing_others_does(
+    client: Client,
+) -> None:
+    # given a member and an administrator of an organisation
+    documents_in_force()
+    member = accepted_user()
+    admin = accepted_user()
+    mine = MembershipFactory.create(user=member, role=Membership.Role.MEMBER)
+    organization = mine.organization
+    MembershipFactory.create(organization=organization, role=Membership.Role.OWNER)
+    MembershipFactory.create(
+        organization=organization, user=admin, role=Membership.Role.ADMIN
+    )
+    other = MembershipFactory.create(
+        organization=organization, role=Membership.Role.MEMBER
+    )
+    publish(Kind.PLATFORM_RULES)
+    # when the administrator removes someone else
+    removing = signed_in(Client(), admin).post(
+        reverse("membership-remove", args=[organization.slug, other.pk])
+    )
+    # then that waits for the documents
+    assert removing.status_code == 303
+    assert Membership.objects.filter(pk=other.pk).exists()
+    # when the member leaves
+    leaving = signed_in(client, member).post(
+        reverse("membership-remove", args=[organization.slug, mine.pk])
+    )
+    # then they are out
+    assert leaving.status_code == 302
+    assert not Membership.objects.filter(pk=mine.pk).exists()
+
+
+def test_without_a_referer_the_way_back_is_a_page_that_opens(client: Client) -> None:
+    # given a form sent, with no Referer, to an address that only takes forms
+    documents_in_force()
+    user = accepted_user()
+    agent = listed_agent()
+    installed = install(user, agent).install
+    publish(Kind.PRIVACY_POLICY)
+    signed_in(client, user)
+    update = reverse("install-update", kwargs={"public_id": installed.public_id})
+    post_only = reverse("console-publisher-agreement", args=[agent.publisher.slug])
+    # when
+    refused = client.post(post_only, {"accept": "on"})
+    # then the way back is the home page, which opens
+    assert refused.status_code == 303
+    back = _next_of(refused)
+    assert back == reverse("home")
+    assert client.get(back).status_code == 200
+    # and so it is for a page that also opens with GET
+    assert _next_of(client.post(update, {})) == reverse("home")
+
+
 def test_a_foreign_referer_is_not_the_way_back(client: Client) -> None:
     documents_in_force()
     agent = listed_agent()
@@ -216,7 +344,7 @@ def test_a_foreign_referer_is_not_the_way_back(client: Client) -> None:
     response = client.post(
         _review_url(agent), {"stars": "4"}, HTTP_REFERER="https://evil.example/x"
     )
-    assert _next_of(response) == _review_url(agent)
+    assert _next_of(response) == reverse("home")
 
 
 def test_the_accept_page_refuses_an_open_redirect(client: Client) -> None:
@@ -302,6 +430,54 @@ def test_the_history_page_keeps_a_constant_number_of_queries(
         client.get(reverse("account-agreements"))
 
 
+def _published_privacy_policies(count: int) -> list[AgreementVersion]:
+    """Versions 1 to ``count`` of the privacy policy, published."""
+    actor = operator()
+    versions = AgreementVersion.objects.bulk_create(
+        [
+            AgreementVersion(
+                kind=Kind.PRIVACY_POLICY,
+                number=number,
+                created_by=actor,
+                published_by=actor,
+                published_at=timezone.now(),
+                **texts(summary_en="Changed.", summary_zh="改了。"),
+            )
+            for number in range(1, count + 1)
+        ]
+    )
+    cache.delete(IN_FORCE_CACHE_KEY)
+    return versions
+
+
+def test_the_history_is_paginated_in_a_constant_number_of_queries(
+    django_assert_num_queries: Any,
+) -> None:
+    # given one user who accepted 2 versions and one who accepted more than a page
+    versions = _published_privacy_policies(PAGE_SIZE + 10)
+    few, many = UserFactory.create(), UserFactory.create()
+    AgreementAcceptance.objects.bulk_create(
+        [AgreementAcceptance(user=few, version=version) for version in versions[:2]]
+        + [AgreementAcceptance(user=many, version=version) for version in versions]
+    )
+    url = reverse("account-agreements")
+    few_client, many_client = signed_in(Client(), few), signed_in(Client(), many)
+    few_client.get(url)  # warm the cache of the versions in force
+    with CaptureQueriesContext(connection) as baseline:
+        few_page = few_client.get(url)
+    # when / then
+    with django_assert_num_queries(len(baseline.captured_queries)):
+        many_page = many_client.get(url)
+    assert len(few_page.context["acceptances"]) == 2
+    assert len(many_page.context["acceptances"]) == PAGE_SIZE
+    assert "?page=2" in many_page.content.decode()
+    last = many_client.get(url, {"page": 2})
+    assert len(last.context["acceptances"]) == 10
+    assert {a.version.number for a in last.context["acceptances"]} <= set(
+        range(1, PAGE_SIZE + 11)
+    )
+
+
 # --- Sign-up ------------------------------------------------------------------------
 
 
@@ -322,13 +498,68 @@ def test_sign_up_shows_and_requires_the_documents_in_force(client: Client) -> No
     assert refused.status_code == 200
     assert not User.objects.filter(username="newcomer").exists()
     # when
-    created = client.post(reverse("signup"), {**form, "accept_agreements": "on"})
+    shown = ",".join(str(v.pk) for v in versions)
+    assert f'name="agreement_versions" value="{shown}"' in page
+    created = client.post(
+        reverse("signup"),
+        {**form, "accept_agreements": "on", "agreement_versions": shown},
+    )
     # then
     assert created.status_code == 302
     user = User.objects.get(username="newcomer")
     assert {a.version_id for a in user.agreement_acceptances.all()} == {
         v.pk for v in versions
     }
+
+
+def test_sign_up_asks_again_when_a_document_changed_meanwhile(
+    client: Client,
+) -> None:
+    # given the form showed version 1 of each document
+    versions = documents_in_force()
+    shown = ",".join(str(v.pk) for v in versions)
+    form = {
+        "username": "newcomer",
+        "email": "newcomer@example.com",
+        "password": "a-long-enough-passphrase",
+        "accept_agreements": "on",
+        "agreement_versions": shown,
+    }
+    # when a new privacy policy comes in before the form is sent
+    newer = publish(Kind.PRIVACY_POLICY)
+    refused = client.post(reverse("signup"), form)
+    # then no account, and the form asks to read the new version
+    assert refused.status_code == 400
+    assert not User.objects.filter(username="newcomer").exists()
+    page = refused.content.decode()
+    assert "The documents changed while you were signing up" in page
+    current = ",".join(
+        str(pk) for pk in sorted([versions[0].pk, versions[1].pk, newer.pk])
+    )
+    assert f'name="agreement_versions" value="{current}"' in page
+    # when they accept what the form shows now
+    created = client.post(reverse("signup"), {**form, "agreement_versions": current})
+    # then
+    assert created.status_code == 302
+    user = User.objects.get(username="newcomer")
+    assert newer.pk in {a.version_id for a in user.agreement_acceptances.all()}
+    assert agreement_pending_list(user=user) == []
+
+
+def test_sign_up_refuses_a_damaged_list_of_versions(client: Client) -> None:
+    documents_in_force()
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": "newcomer",
+            "email": "newcomer@example.com",
+            "password": "a-long-enough-passphrase",
+            "accept_agreements": "on",
+            "agreement_versions": "1,two",
+        },
+    )
+    assert response.status_code == 400
+    assert not User.objects.filter(username="newcomer").exists()
 
 
 def test_sign_up_asks_nothing_on_a_fresh_install(client: Client) -> None:
@@ -383,6 +614,34 @@ def test_the_console_asks_the_owner_to_accept_the_publisher_agreement(
     assert accept not in client.get(console).content.decode()
 
 
+def test_the_console_index_asks_owners_and_administrators_only(
+    client: Client,
+) -> None:
+    # given a publisher that has not accepted the publisher agreement
+    publisher = OrganizationFactory.create(kind=Organization.Kind.PUBLISHER)
+    admin = MembershipFactory.create(
+        organization=publisher, role=Membership.Role.ADMIN
+    ).user
+    member = MembershipFactory.create(
+        organization=publisher, role=Membership.Role.MEMBER
+    ).user
+    agreement = publish(Kind.PUBLISHER_AGREEMENT)
+    accept = reverse("console-publisher-agreement", args=[publisher.slug])
+    read = reverse("agreement-version", args=[agreement.kind, agreement.number])
+    # when / then: a member is not asked on the console index
+    member_page = signed_in(Client(), member).get(reverse("console")).content.decode()
+    assert accept not in member_page
+    # the administrator is, and accepts from there
+    signed_in(client, admin)
+    page = client.get(reverse("console")).content.decode()
+    assert accept in page
+    assert read in page
+    response = client.post(accept, {"accept": "on", "next": reverse("console")})
+    assert response["Location"] == reverse("console")
+    assert AgreementAcceptance.objects.get().organization == publisher
+    assert accept not in client.get(reverse("console")).content.decode()
+
+
 # --- The operator's pages -----------------------------------------------------------
 
 
@@ -390,18 +649,42 @@ def test_only_the_operator_opens_the_operator_pages(client: Client) -> None:
     draft = agreement_draft_create(
         actor=operator(), kind=Kind.PRIVACY_POLICY, **texts()
     )
-    signed_in(client, UserFactory.create())
-    for url in (
-        reverse("operator-agreements"),
-        reverse("operator-agreement-new"),
-        reverse("operator-agreement-edit", args=[draft.pk]),
-    ):
-        assert client.get(url).status_code == 403
-    assert client.post(
-        reverse("operator-agreement-publish", args=[draft.pk])
-    ).status_code == (403)
+    reviewer = MembershipFactory.create(
+        organization__kind=Organization.Kind.OPERATOR, role=Membership.Role.REVIEWER
+    ).user
+    form = {"kind": Kind.USER_AGREEMENT, **texts()}
+    for user in (UserFactory.create(), reviewer):
+        client = signed_in(Client(), user)
+        for url in (
+            reverse("operator-agreements"),
+            reverse("operator-agreement-new"),
+            reverse("operator-agreement-edit", args=[draft.pk]),
+        ):
+            assert client.get(url).status_code == 403
+        assert client.post(reverse("operator-agreement-new"), form).status_code == (403)
+        assert client.post(
+            reverse("operator-agreement-edit", args=[draft.pk]), texts()
+        ).status_code == (403)
+        assert client.post(
+            reverse("operator-agreement-publish", args=[draft.pk])
+        ).status_code == (403)
+        # and the console does not link the operator's pages for them
+        console = client.get(reverse("console")).content.decode()
+        assert reverse("operator-agreements") not in console
     draft.refresh_from_db()
     assert draft.published_at is None
+    assert not AgreementVersion.objects.filter(kind=Kind.USER_AGREEMENT).exists()
+
+
+def test_the_console_links_the_operator_pages_for_those_who_write_them() -> None:
+    owner = MembershipFactory.create(
+        organization__kind=Organization.Kind.OPERATOR, role=Membership.Role.OWNER
+    ).user
+    for user in (owner, operator()):
+        client = signed_in(Client(), user)
+        console = client.get(reverse("console")).content.decode()
+        assert reverse("operator-agreements") in console
+        assert client.get(reverse("operator-agreements")).status_code == 200
 
 
 def test_the_operator_writes_and_publishes_from_the_pages(client: Client) -> None:
