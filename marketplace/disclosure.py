@@ -4,7 +4,8 @@ together.
 
 The publisher reads it as a checklist in the console and through the API; the
 credit rating's transparency indicator (``ratings.evidence``, source
-``disclosure``) reads the same items, over all of a publisher's listings.
+``disclosure``) reads the same items, over all of a publisher's listings, but for
+``publisher_verified``: the rating's ``verification`` source scores that.
 
 The items, each with whether it applies to the listing, whether it is present and
 whether it is consistent:
@@ -39,16 +40,22 @@ ids, translated when read (``Item.label``, ``Item.hint``), into the reader's
 language, as the automated checks' reasons are.
 """
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
 
 from django.utils.translation import gettext, gettext_noop
 
+from marketplace.declarations import is_companion
 from marketplace.exceptions import PermissionDenied
 from marketplace.models import Agent, AgentVersion, User
+from marketplace.pricing import (
+    DECLARE_PRICING,
+    FREE,
+    mentions_price,
+    pricing_errors,
+)
 from marketplace.selectors.agents import is_publisher_member
 from marketplace.services.publishing import (
     COMPANION_SAFEGUARDS,
@@ -58,24 +65,13 @@ from marketplace.services.publishing import (
 
 SHARE_PLACES: Final = Decimal("0.0001")
 
-# What a price looks like in a listing's texts: an amount after a currency sign or
-# code ("¥30", "$ 4.99", "USD 10"), or before a currency word or code ("30元",
-# "10 USD"). Amounts of zero ("0元") say nothing is charged and do not count.
-_AMOUNT = r"(\d[\d,]*(?:\.\d+)?)"
-_PRICE_PATTERNS: Final = (
-    re.compile(r"[¥￥$€£]\s?" + _AMOUNT),
-    re.compile(r"\b(?:USD|CNY|RMB|EUR|GBP)\s?" + _AMOUNT, re.IGNORECASE),
-    re.compile(_AMOUNT + r"\s?(?:元|美元|(?:USD|CNY|RMB|EUR|GBP)\b)", re.IGNORECASE),
-)
-
-# The problems of a pricing declaration that its schema does not catch.
+# Why a listing's pricing does not hold together.
 PRICING_PROBLEMS: Final[Mapping[str, str]] = {
-    "free_trial_converts": gettext_noop(
-        "it is free, yet its free trial turns into a paid plan"
-    ),
-    "free_with_price": gettext_noop("it is free, yet it gives a price"),
-    "purchase_range_reversed": gettext_noop(
-        "the lowest in-agent purchase price is above the highest"
+    # Stored before the rules of ``marketplace.pricing.pricing_errors`` held: a new
+    # version that breaks them is refused.
+    "breaks_pricing_rules": gettext_noop(
+        "its pricing breaks the rules new versions are held to (for example a "
+        "free agent that gives a price or a free trial)"
     ),
     "prices_in_texts": gettext_noop(
         "it is free and sells nothing inside the agent, yet its description or "
@@ -180,24 +176,6 @@ def _filled(value: str) -> bool:
     return bool(value.strip())
 
 
-def _amount(value: Any) -> Decimal | None:
-    try:
-        amount = Decimal(str(value).replace(",", ""))
-    except (InvalidOperation, ValueError):
-        return None
-    return amount if amount.is_finite() else None
-
-
-def mentions_price(text: str) -> bool:
-    """Whether the text names a non-zero amount of money."""
-    for pattern in _PRICE_PATTERNS:
-        for match in pattern.finditer(text):
-            amount = _amount(match.group(1))
-            if amount is not None and amount > 0:
-                return True
-    return False
-
-
 def _texts(facts: ListingFacts, declaration: Mapping[str, Any]) -> str:
     skills = declaration.get("skills")
     parts = [facts.summary, facts.description]
@@ -213,29 +191,18 @@ def _texts(facts: ListingFacts, declaration: Mapping[str, Any]) -> str:
 
 def pricing_problems(facts: ListingFacts) -> list[str]:
     """The keys of ``PRICING_PROBLEMS`` that the listing's pricing has (none when
-    it declares no pricing): what the declaration's schema lets through but a user
-    would be misled by."""
+    it declares no pricing): rules of ``pricing_errors`` it breaks (only a version
+    stored before they held can), and prices named in the texts of a listing that
+    is free and sells nothing inside the agent."""
     declaration = facts.declaration or {}
     pricing = declaration.get("pricing")
     if not isinstance(pricing, dict):
         return []
     problems = []
-    free = pricing.get("model") == "free"
-    trial = pricing.get("freeTrial")
-    if free and isinstance(trial, dict) and trial.get("afterTrial") == "converts":
-        problems.append("free_trial_converts")
-    price = _amount(pricing.get("price", "0"))
-    if free and price is not None and price > 0:
-        problems.append("free_with_price")
-    purchases = pricing.get("inAppPurchases")
-    offered = isinstance(purchases, dict) and purchases.get("offered") is True
-    if offered and isinstance(purchases, dict):
-        low, high = (
-            _amount(purchases.get("minPrice")),
-            _amount(purchases.get("maxPrice")),
-        )
-        if low is not None and high is not None and low > high:
-            problems.append("purchase_range_reversed")
+    if pricing_errors(pricing):
+        problems.append("breaks_pricing_rules")
+    free = pricing.get("model") == FREE
+    offered = (pricing.get("inAppPurchases") or {}).get("offered") is True
     if free and not offered and mentions_price(_texts(facts, declaration)):
         problems.append("prices_in_texts")
     return problems
@@ -250,16 +217,6 @@ def _has_model_dependency(declaration: Mapping[str, Any]) -> bool:
     )
 
 
-def _is_companion(declaration: Mapping[str, Any]) -> bool:
-    wellbeing = declaration.get("wellbeing")
-    return isinstance(wellbeing, dict) and wellbeing.get("companion") is True
-
-
-_DECLARE_PRICING: Final = gettext_noop(
-    "Declare the pricing in the version's capability declaration: whether it is "
-    "free, has a one-time price, a subscription or usage-based prices, whether it "
-    "sells anything inside the agent, and any free trial."
-)
 _ADD_VERSION: Final = gettext_noop(
     "Add a version whose capability declaration declares the pricing."
 )
@@ -275,8 +232,8 @@ def disclosure_items(facts: ListingFacts) -> tuple[Item, ...]:
     has_version = facts.declaration is not None
     pricing_declared = isinstance(declaration.get("pricing"), dict)
     problems = pricing_problems(facts)
-    companion = _is_companion(declaration)
-    missing = missing_companion_safeguards(dict(declaration)) if companion else []
+    companion = is_companion(declaration)
+    missing = missing_companion_safeguards(declaration)
     return (
         _field(
             "privacy_policy",
@@ -310,7 +267,7 @@ def disclosure_items(facts: ListingFacts) -> tuple[Item, ...]:
             True,
             pricing_declared,
             True,
-            _DECLARE_PRICING if has_version else _ADD_VERSION,
+            DECLARE_PRICING if has_version else _ADD_VERSION,
         ),
         Item(
             "pricing_consistent",

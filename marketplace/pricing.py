@@ -1,6 +1,7 @@
 """What using an agent costs, as a version's declaration says in ``pricing``: the
 rules the schema cannot say, whether a new version's pricing is worse for someone
-who already uses the agent, and the words people read.
+who already uses the agent, the words people read, and how to tell that a free
+text speaks of money (``charge_terms``, ``mentions_price``).
 
 The rules beside the schema's:
 
@@ -17,9 +18,10 @@ Amounts are compared exactly (``Decimal``); a subscription's price is compared p
 day, whatever its period.
 """
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
 from django.utils.translation import gettext, gettext_noop, ngettext
 
@@ -42,11 +44,22 @@ _NOT_FOR: dict[str, tuple[str, ...]] = {
 }
 
 
+# What a publisher is told to declare when a version declares no pricing: by the
+# automated checks of a submitted version and by the disclosure checklist.
+DECLARE_PRICING: Final = gettext_noop(
+    "Declare the pricing in the version's capability declaration: whether it is "
+    "free, has a one-time price, a subscription or usage-based prices, whether it "
+    "sells anything inside the agent, and any free trial."
+)
+
+
 def _amount(value: object) -> Decimal | None:
+    """The amount ``value`` stands for, or None when it is no finite number."""
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
+    return amount if amount.is_finite() else None
 
 
 def pricing_errors(pricing: dict[str, Any]) -> list[tuple[str, str]]:
@@ -390,3 +403,111 @@ def pricing_label(pricing: dict[str, Any] | None) -> str:
     if (pricing.get("inAppPurchases") or {}).get("offered") is True:
         label = gettext("%(price)s, with in-agent purchases") % {"price": label}
     return label
+
+
+# --- Money talk in free text ----------------------------------------------------------
+#
+# Two signs that a text speaks of money: words about paying (``charge_terms``), read in
+# reviews and misconduct reports of a listing declared free, and amounts of money
+# (``mentions_price``), read in a free listing's own description and skills.
+
+# Words that speak of paying. Chinese has no spaces between words, so its terms are
+# found anywhere in the text; English terms only as whole words, with no Latin
+# letter or digit either side ("fee" but not "feedback", "paid" but not "unpaid").
+CHARGE_TERMS_ZH: Final = (
+    "自动续费",
+    "自动扣费",
+    "会员费",
+    "订阅费",
+    "收费",
+    "扣费",
+    "扣款",
+    "付费",
+    "充值",
+    "续费",
+    "乱扣",
+    "计费",
+    "退款",
+    "内购",
+)
+CHARGE_TERMS_EN: Final = (
+    "in-app purchase",
+    "in-app purchases",
+    "in-agent purchase",
+    "in-agent purchases",
+    "auto-renew",
+    "auto-renewal",
+    "auto-renews",
+    "charge",
+    "charged",
+    "charges",
+    "charging",
+    "fee",
+    "fees",
+    "paid",
+    "payment",
+    "payments",
+    "billed",
+    "billing",
+    "subscription",
+    "subscriptions",
+    "refund",
+    "refunds",
+    "paywall",
+)
+
+# Longest first, so that 自动续费 is found as itself and not as 续费.
+_CHARGES: Final = re.compile(
+    "|".join(
+        [re.escape(term) for term in sorted(CHARGE_TERMS_ZH, key=len, reverse=True)]
+        + [
+            rf"(?<![A-Za-z0-9_-]){re.escape(term)}(?![A-Za-z0-9_-])"
+            for term in sorted(CHARGE_TERMS_EN, key=len, reverse=True)
+        ]
+    ),
+    re.IGNORECASE,
+)
+
+# Characters of text kept either side of the first word found.
+EXCERPT_CONTEXT: Final = 80
+
+
+def charge_terms(text: str) -> tuple[list[str], str]:
+    """The words about charges found in ``text`` (each once, in order, lower case)
+    and an excerpt around the first; ``([], "")`` when there is none."""
+    found: list[str] = []
+    first: re.Match[str] | None = None
+    for match in _CHARGES.finditer(text or ""):
+        first = first or match
+        term = match.group(0).casefold()
+        if term not in found:
+            found.append(term)
+    if first is None:
+        return [], ""
+    start = max(0, first.start() - EXCERPT_CONTEXT)
+    end = min(len(text), first.end() + EXCERPT_CONTEXT)
+    excerpt = text[start:end].strip()
+    return found, ("…" if start else "") + excerpt + ("…" if end < len(text) else "")
+
+
+# What a price looks like in a text: an amount after a currency sign or code ("¥30",
+# "$ 4.99", "USD 10"), or before a currency word or code ("30元", "10 USD"). Amounts
+# of zero ("0元") say nothing is charged and do not count.
+_TEXT_AMOUNT = r"(\d[\d,]*(?:\.\d+)?)"
+_PRICE_PATTERNS: Final = (
+    re.compile(r"[¥￥$€£]\s?" + _TEXT_AMOUNT),
+    re.compile(r"\b(?:USD|CNY|RMB|EUR|GBP)\s?" + _TEXT_AMOUNT, re.IGNORECASE),
+    re.compile(
+        _TEXT_AMOUNT + r"\s?(?:元|美元|(?:USD|CNY|RMB|EUR|GBP)\b)", re.IGNORECASE
+    ),
+)
+
+
+def mentions_price(text: str) -> bool:
+    """Whether ``text`` names an amount of money above zero."""
+    for pattern in _PRICE_PATTERNS:
+        for match in pattern.finditer(text or ""):
+            amount = _amount(match.group(1).replace(",", ""))
+            if amount is not None and amount > 0:
+                return True
+    return False

@@ -506,7 +506,7 @@ REVIEW_TITLES = {
     5: "Excellent",
 }
 REVIEW_BODIES = {
-    1: "It failed at the main task and kept asking me to pay for more.",
+    1: "It failed at the main task, and I was charged for extras I never chose.",
     2: "Slow and often wrong; support did not answer.",
     3: "It does the job, but I have to check its work.",
     4: "Saves me time; a few small mistakes.",

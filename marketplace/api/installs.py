@@ -78,14 +78,15 @@ def _refresh_failed(request: Request, install_id: uuid.UUID) -> None:
             cache.set(key, 1, timeout=REFRESH_WINDOW)
 
 
-def _digest_field() -> serializers.CharField:
-    return serializers.CharField(
-        required=False,
-        max_length=64,
-        help_text="The declaration digest of the version whose permissions the user "
-        "was shown (the agent version's declaration_digest). When given, a consent "
-        "to any other version is refused with 409 agent_changed.",
-    )
+_DIGEST_HELP = (
+    "The declaration digest of the version whose permissions the user was shown "
+    "(the agent version's declaration_digest). When given, a consent to any other "
+    "version is refused with 409 agent_changed."
+)
+
+
+def _digest_field(help_text: str = _DIGEST_HELP) -> serializers.CharField:
+    return serializers.CharField(required=False, max_length=64, help_text=help_text)
 
 
 def _confirm_autonomous_field() -> serializers.BooleanField:
@@ -261,7 +262,11 @@ class InstallConsentApi(APIView):
 
     class InputSerializer(serializers.Serializer[Any]):
         scopes = _scopes_field()
-        declaration_digest = _digest_field()
+        declaration_digest = _digest_field(
+            _DIGEST_HELP + " Required when the latest version's pricing is worse "
+            "than that of the version in use (the user must have been shown it): "
+            "without it, 400 pricing_not_shown."
+        )
         confirm_autonomous = _confirm_autonomous_field()
 
     @extend_schema(request=InputSerializer, responses=InstallOutputSerializer)

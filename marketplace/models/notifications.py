@@ -9,7 +9,7 @@ class Notification(models.Model):
     message id with parameters, translated into the reader's language when shown."""
 
     class Kind(models.TextChoices):
-        CONSENT_NEEDED = "consent_needed", _("An update asks for more permissions")
+        CONSENT_NEEDED = "consent_needed", _("An update needs your consent")
         REVIEW_REPLY = "review_reply", _("A publisher replied to your review")
         REPORT_STATUS = "report_status", _("Your report changed status")
         REVIEW_MODERATED = "review_moderated", _("A moderator acted on your review")
@@ -21,6 +21,7 @@ class Notification(models.Model):
         CERTIFICATE_EXPIRING = "certificate_expiring", _("A certificate expires soon")
         LISTING_SUSPENDED = "listing_suspended", _("A listing was suspended")
         CREDIT_RATING = "credit_rating", _("A credit rating concerns you")
+        LISTING_FLAGGED = "listing_flagged", _("A moderator upheld a flag on a listing")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

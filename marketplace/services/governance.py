@@ -7,22 +7,30 @@ moderators uphold or dismiss each flag with a note (``listing_flag_decide``):
     open -> upheld | dismissed      (final)
 """
 
-import re
 from typing import Final
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from marketplace.exceptions import (
     ApplicationError,
     InvalidTransition,
     NotFound,
-    PermissionDenied,
 )
-from marketplace.models import Agent, ListingFlag, Membership, Review, User
-from marketplace.pricing import FREE
-from marketplace.services.publishing import is_operator
+from marketplace.models import (
+    Agent,
+    ListingFlag,
+    Membership,
+    Notification,
+    Review,
+    User,
+)
+from marketplace.pricing import FREE, charge_terms
+from marketplace.selectors.governance import ensure_flag_moderator
+from marketplace.services.notifications import notification_create
 
 Kind = ListingFlag.Kind
 Source = ListingFlag.Source
@@ -33,84 +41,7 @@ State = ListingFlag.State
 # "false_advertising"), written out here: marketplace does not import ratings.
 FREE_BUT_CHARGES_CATEGORIES: Final = ["inducing_consumption", "false_advertising"]
 
-# Words that speak of paying. Chinese has no spaces between words, so its terms are
-# found anywhere in the text; English terms only as whole words, with no Latin
-# letter or digit either side ("fee" but not "feedback", "paid" but not "unpaid").
-CHARGE_TERMS_ZH: Final = (
-    "自动续费",
-    "自动扣费",
-    "会员费",
-    "订阅费",
-    "收费",
-    "扣费",
-    "扣款",
-    "付费",
-    "充值",
-    "续费",
-    "乱扣",
-    "计费",
-    "退款",
-    "内购",
-)
-CHARGE_TERMS_EN: Final = (
-    "in-app purchase",
-    "in-app purchases",
-    "in-agent purchase",
-    "in-agent purchases",
-    "auto-renew",
-    "auto-renewal",
-    "auto-renews",
-    "charge",
-    "charged",
-    "charges",
-    "charging",
-    "fee",
-    "fees",
-    "paid",
-    "payment",
-    "payments",
-    "billed",
-    "billing",
-    "subscription",
-    "subscriptions",
-    "refund",
-    "refunds",
-    "paywall",
-)
-
-# Longest first, so that 自动续费 is found as itself and not as 续费.
-_CHARGES = re.compile(
-    "|".join(
-        [re.escape(term) for term in sorted(CHARGE_TERMS_ZH, key=len, reverse=True)]
-        + [
-            rf"(?<![A-Za-z0-9_-]){re.escape(term)}(?![A-Za-z0-9_-])"
-            for term in sorted(CHARGE_TERMS_EN, key=len, reverse=True)
-        ]
-    ),
-    re.IGNORECASE,
-)
-
-# Characters of text kept either side of the first word found.
-EXCERPT_CONTEXT = 80
 NOTE_MAX_LENGTH = 2000
-
-
-def charge_terms(text: str) -> tuple[list[str], str]:
-    """The words about charges found in ``text`` (each once, in order, lower case)
-    and an excerpt around the first; ``([], "")`` when there is none."""
-    found: list[str] = []
-    first: re.Match[str] | None = None
-    for match in _CHARGES.finditer(text or ""):
-        first = first or match
-        term = match.group(0).casefold()
-        if term not in found:
-            found.append(term)
-    if first is None:
-        return [], ""
-    start = max(0, first.start() - EXCERPT_CONTEXT)
-    end = min(len(text), first.end() + EXCERPT_CONTEXT)
-    excerpt = text[start:end].strip()
-    return found, ("…" if start else "") + excerpt + ("…" if end < len(text) else "")
 
 
 @transaction.atomic
@@ -168,35 +99,17 @@ def listing_flag_scan_review(*, review: Review) -> ListingFlag | None:
 DECISIONS: Final = {"uphold": State.UPHELD, "dismiss": State.DISMISSED}
 
 
-def ensure_flag_moderator(*, actor: User, agent: Agent | None = None) -> None:
-    """Only the platform operator's staff, owners, administrators and reviewers
-    decide flags, and never those of a publisher they belong to."""
-    if not is_operator(actor):
-        raise PermissionDenied(_("Only the platform operator's moderators do this."))
-    if (
-        agent is not None
-        and Membership.objects.filter(
-            user=actor, organization_id=agent.publisher_id
-        ).exists()
-    ):
-        raise PermissionDenied(
-            _(
-                "You belong to the publisher of this agent, so you cannot decide its "
-                "flags."
-            ),
-            code="conflict_of_interest",
-        )
-
-
 @transaction.atomic
 def listing_flag_decide(
     *, actor: User, flag_id: int, decision: str, note: str
 ) -> ListingFlag:
     """Uphold or dismiss an open flag, with a note saying why: who, when and the
-    note are kept on the flag."""
+    note are kept on the flag. Upholding tells the publisher's owners and
+    administrators that their listing is flagged (``_notify_upheld``); it neither
+    hides nor suspends the listing."""
     flag = (
         ListingFlag.objects.select_for_update(of=("self",))
-        .select_related("agent")
+        .select_related("agent__publisher")
         .filter(pk=flag_id)
         .first()
     )
@@ -228,4 +141,33 @@ def listing_flag_decide(
             % {"state": State(flag.state).label}
         )
     flag.refresh_from_db()
+    if to == State.UPHELD:
+        _notify_upheld(flag=flag)
     return flag
+
+
+def _notify_upheld(*, flag: ListingFlag) -> None:
+    """Tell the owners and administrators of the flagged agent's publisher that
+    the moderators found the listing declares free while charging, and why."""
+    agent = flag.agent
+    publisher = agent.publisher
+    users = User.objects.filter(
+        memberships__organization=publisher,
+        memberships__role__in=(Membership.Role.OWNER, Membership.Role.ADMIN),
+    ).distinct()
+    for user in users:
+        notification_create(
+            user=user,
+            # No kind of its own yet: a flag bears on the publisher's standing.
+            kind=Notification.Kind.LISTING_FLAGGED,
+            message=gettext_noop(
+                "The listing of %(agent)s is flagged for declaring free while "
+                "charging, as its users say. Declare the pricing it really has in a "
+                "new version. The moderator's note: “%(note)s”"
+            ),
+            params={"agent": agent.name, "agent_id": agent.pk, "note": flag.note},
+            link=reverse(
+                "agent-detail",
+                kwargs={"publisher": publisher.slug, "agent": agent.slug},
+            ),
+        )

@@ -445,6 +445,22 @@ def install_consent(
     version = agent.latest_version
     assert version is not None  # a listed agent has one  # noqa: S101
     _ensure_version_shown(version=version, declaration_digest=declaration_digest)
+    previous = AgentVersion.objects.get(pk=install.version_id)
+    # Pricing worse than the one the user is on is agreed to only once it was shown:
+    # the digest says which version's terms (pricing included) they saw.
+    if declaration_digest is None and pricing_worse(
+        previous.declaration.get("pricing"), version.declaration.get("pricing")
+    ):
+        message = _(
+            "Version %(version)s costs more than the version in use: show the user "
+            "its pricing and send the declaration_digest of the version they were "
+            "shown."
+        ) % {"version": version.version}
+        raise InvalidConsent(
+            message,
+            code="pricing_not_shown",
+            details={"declaration_digest": [message]},
+        )
     permissions = declared_permissions(version)
     granted, declined = _choose(permissions, granted_scopes)
     ensure_autonomous_confirmed(
@@ -484,7 +500,6 @@ def install_consent(
         permissions=permissions,
         scopes=[scope for scope in granted if scope not in kept],
     )
-    previous = AgentVersion.objects.get(pk=install.version_id)
     Install.objects.filter(pk=install.pk).update(version=version, updated_at=now)
     _event(
         install=install,

@@ -15,7 +15,11 @@ from config.exceptions import ApplicationError
 from config.exceptions import PermissionDenied as DomainPermissionDenied
 from config.pagination import CappedPaginator
 from marketplace.auth import signed_in_user
-from marketplace.selectors.governance import FLAG_VIEWS, listing_flag_list
+from marketplace.selectors.governance import (
+    FLAG_VIEWS,
+    flag_category_label,
+    listing_flag_list,
+)
 from marketplace.services import governance as services
 
 PAGE_SIZE = 20
@@ -31,11 +35,17 @@ def _queue(request: HttpRequest, *, view: str, status: int = 200) -> HttpRespons
     page = CappedPaginator(
         listing_flag_list(actor=user, view=view), PAGE_SIZE
     ).get_page(request.GET.get("page"))
+    # Each flag with the words for its misconduct categories.
+    rows = [
+        (flag, [flag_category_label(category) for category in flag.categories])
+        for flag in page
+    ]
     return render(
         request,
         "marketplace/governance/listing_flags.html",
         {
             "page": page,
+            "rows": rows,
             "view": view,
             "query": urlencode({"view": view}),
             "note_max": services.NOTE_MAX_LENGTH,
@@ -76,7 +86,7 @@ def listing_flag_decide(request: HttpRequest, flag_id: int) -> HttpResponse:
         )
     messages.success(
         request,
-        _("The flag was upheld.")
+        _("The flag was upheld; the publisher's owners and administrators were told.")
         if decision == "uphold"
         else _("The flag was dismissed."),
     )

@@ -40,6 +40,7 @@ def agent_search_page(request: HttpRequest) -> HttpResponse:
         if value not in (None, "", False)
     }
     agents = agent_search(**criteria)
+    facets = search_facets(**criteria)
     page = CappedPaginator(agents, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -49,7 +50,10 @@ def agent_search_page(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "facets": _facet_groups(request, search_facets(**criteria)),
+            "facets": _facet_groups(request, facets),
+            "pricing_choices": _pricing_choices(
+                facets["pricing"], ticked=criteria.get("pricing", [])
+            ),
             "criteria": criteria,
             "query": query.urlencode(),
         },
@@ -67,7 +71,8 @@ class FacetChoice:
 def _facet_groups(
     request: HttpRequest, facets: dict[str, list[dict[str, Any]]]
 ) -> list[tuple[str, list[FacetChoice]]]:
-    """The facets as links: each sets its filter and keeps the others."""
+    """The facets as links: each sets its filter and keeps the others. Pricing is
+    not among them: several models may be ticked, in ``_pricing_choices``."""
     chinese = get_language() == "zh-hans"
 
     def link(field: str, value: str) -> str:
@@ -117,15 +122,35 @@ def _facet_groups(
                 {k: str(v) for k, v in Deployment.choices},
             ),
         ),
-        (
-            gettext("Pricing"),
-            choices(
-                "pricing",
-                facets["pricing"],
-                "pricing_model",
-                {k: str(v) for k, v in PricingModel.choices},
-            ),
-        ),
+    ]
+
+
+@dataclass(frozen=True)
+class PricingChoice:
+    """A pricing model to tick in the filters, with how many agents have it."""
+
+    value: str
+    label: str
+    count: int
+    checked: bool
+
+
+def _pricing_choices(
+    rows: list[dict[str, Any]], *, ticked: list[str]
+) -> list[PricingChoice]:
+    """Every pricing model as a checkbox (several may be ticked: an agent of any of
+    them is kept), each with the count of its facet, which ignores the pricing
+    filter so that the counts beside the models ticked stay meaningful. Ticked are
+    the models the results are filtered by (``ticked``, the form's clean value)."""
+    counts = {row["pricing_model"]: row["count"] for row in rows}
+    return [
+        PricingChoice(
+            value=value,
+            label=str(label),
+            count=counts.get(value, 0),
+            checked=value in ticked,
+        )
+        for value, label in PricingModel.choices
     ]
 
 

@@ -16,10 +16,10 @@ from marketplace.disclosure import (
     ListingFacts,
     agent_disclosure,
     disclosure_items,
-    mentions_price,
     pricing_problems,
 )
 from marketplace.models import Agent, AgentVersion, Domain, Membership, Organization
+from marketplace.pricing import mentions_price
 from tests.marketplace.factories import (
     AgentFactory,
     AgentVersionFactory,
@@ -117,8 +117,9 @@ def test_a_complete_listing_has_every_applicable_item_done() -> None:
     assert result.version == agent.latest_version.version  # type: ignore[union-attr]
 
 
-def test_a_free_listing_whose_trial_converts_to_paid_is_inconsistent() -> None:
-    # given
+def test_pricing_stored_before_the_rules_held_is_inconsistent() -> None:
+    # given: a version stored before the pricing rules held (a new one declaring a
+    # free agent whose trial turns into a paid plan is refused when submitted)
     agent = _complete()
     AgentVersion.objects.filter(agent=agent, state=State.PUBLISHED).update(
         declaration=declaration(
@@ -135,44 +136,52 @@ def test_a_free_listing_whose_trial_converts_to_paid_is_inconsistent() -> None:
     assert (item.applies, item.present, item.consistent) == (True, True, False)
     assert _undone(result) == ["pricing_consistent"]
     assert result.share == Decimal("0.875")  # 7 of 8
-    assert "free trial turns into a paid plan" in item.hint
+    assert "breaks the rules new versions are held to" in item.hint
 
 
-def test_pricing_problems_the_schema_lets_through() -> None:
-    # a free agent that gives a price
-    assert pricing_problems(
-        _facts(declaration=declaration(pricing={**FREE, "price": "9.90"}))
-    ) == ["free_with_price"]
-    # in-agent purchases whose range is upside down
-    reversed_range = {
-        "model": "subscription",
-        "currency": "CNY",
-        "price": "30",
-        "period": "month",
-        "inAppPurchases": {"offered": True, "minPrice": "98", "maxPrice": "6"},
-    }
-    assert pricing_problems(
-        _facts(declaration=declaration(pricing=reversed_range))
-    ) == ["purchase_range_reversed"]
+def test_pricing_problems_are_the_rules_broken_and_prices_in_a_free_listing() -> None:
     # a free agent whose description sells something
     assert pricing_problems(_facts(description="Unlock the full report for ¥30.")) == [
         "prices_in_texts"
     ]
-    # the same text is fine for an agent that declares its purchases
+    # ... or whose skills do
+    skills = [
+        {
+            "id": "report",
+            "name": "Full report",
+            "description": "Costs 30元 per report.",
+        }
+    ]
+    assert pricing_problems(_facts(declaration=declaration(skills=skills))) == [
+        "prices_in_texts"
+    ]
+    # the same text is fine for an agent that declares its purchases, or is paid
     purchases = {
         "model": "free",
         "currency": "CNY",
         "inAppPurchases": {"offered": True, "minPrice": "6", "maxPrice": "30"},
     }
-    assert (
-        pricing_problems(
-            _facts(
-                description="Unlock the full report for ¥30.",
-                declaration=declaration(pricing=purchases),
+    monthly = {
+        "model": "subscription",
+        "currency": "CNY",
+        "price": "30",
+        "period": "month",
+        "inAppPurchases": {"offered": False},
+    }
+    for pricing in (purchases, monthly):
+        assert (
+            pricing_problems(
+                _facts(
+                    description="Unlock the full report for ¥30.",
+                    declaration=declaration(pricing=pricing),
+                )
             )
+            == []
         )
-        == []
-    )
+    # a pricing stored before the rules held breaks them, whatever its texts say
+    assert pricing_problems(
+        _facts(declaration=declaration(pricing={**FREE, "price": "9.90"}))
+    ) == ["breaks_pricing_rules"]
     # and no pricing at all is "not declared", not inconsistent
     assert pricing_problems(_facts(declaration=declaration(pricing=None))) == []
 

@@ -15,15 +15,13 @@ from marketplace.models import (
     AgentVersion,
     ListingFlag,
     Membership,
+    Notification,
     Organization,
     User,
 )
+from marketplace.pricing import charge_terms
 from marketplace.selectors.governance import listing_flag_list
-from marketplace.services.governance import (
-    charge_terms,
-    listing_flag_decide,
-    listing_flag_scan,
-)
+from marketplace.services.governance import listing_flag_decide, listing_flag_scan
 from marketplace.services.reviews import review_submit
 from ratings.models import MisconductReport
 from ratings.services import report_submit
@@ -202,6 +200,50 @@ def test_a_moderator_upholds_a_flag_with_a_note_once() -> None:
         )
 
 
+def test_upholding_a_flag_tells_the_publishers_owners_and_administrators() -> None:
+    # given: a flagged listing whose publisher has an owner, an admin and a member
+    flag = _flag()
+    publisher = flag.agent.publisher
+    owner, admin, member = (
+        MembershipFactory.create(organization=publisher, role=role).user
+        for role in (
+            Membership.Role.OWNER,
+            Membership.Role.ADMIN,
+            Membership.Role.MEMBER,
+        )
+    )
+    # when
+    listing_flag_decide(
+        actor=_moderator(), flag_id=flag.pk, decision="uphold", note="It charges."
+    )
+    # then
+    notices = Notification.objects.filter(params__agent_id=flag.agent.pk)
+    assert sorted(notice.user_id for notice in notices) == sorted([owner.pk, admin.pk])
+    notice = notices.get(user=owner)
+    assert "flagged for declaring free while charging" in notice.text
+    assert "“It charges.”" in notice.text
+    assert notice.params["note"] == "It charges."
+    assert notice.link == reverse(
+        "agent-detail",
+        kwargs={"publisher": publisher.slug, "agent": flag.agent.slug},
+    )
+    assert member.pk not in {notice.user_id for notice in notices}
+
+
+def test_dismissing_a_flag_tells_nobody() -> None:
+    # given
+    flag = _flag()
+    MembershipFactory.create(
+        organization=flag.agent.publisher, role=Membership.Role.OWNER
+    )
+    # when
+    listing_flag_decide(
+        actor=_moderator(), flag_id=flag.pk, decision="dismiss", note="A joke."
+    )
+    # then
+    assert not Notification.objects.exists()
+
+
 def test_decisions_are_refused_to_others_and_without_a_note() -> None:
     flag = _flag()
     with pytest.raises(PermissionDenied):
@@ -268,7 +310,43 @@ def test_the_queue_page_is_for_moderators_only(client: Client) -> None:
     assert "扣费" in page
     assert "Inducing consumption" in page
     assert "False advertising" in page
+    assert "What upholding does" in page
     assert reverse("listing-flag-queue") == URL
+
+
+def test_the_queue_links_each_flag_to_its_review_or_report(client: Client) -> None:
+    # given: a flag found in a review and one found in a report
+    agent = _agent()
+    review = review_submit(
+        user=_installer(agent),
+        agent=agent,
+        stars=1,
+        title="Not free",
+        body="每个月都被扣费",
+    )
+    report = report_submit(
+        reporter=UserFactory.create(),
+        publisher=agent.publisher,
+        agent=agent,
+        category=MisconductReport.Category.FALSE_ADVERTISING,
+        description="Listed as free, but I was billed CNY 30 every month.",
+    )
+    assert ListingFlag.objects.filter(agent=agent).count() == 2
+    # when
+    client.force_login(_moderator())
+    page = client.get(URL).content.decode()
+    # then
+    review_url = reverse(
+        "review-detail",
+        kwargs={
+            "publisher": agent.publisher.slug,
+            "agent": agent.slug,
+            "review_id": review.pk,
+        },
+    )
+    report_url = reverse("report-detail", kwargs={"public_id": report.public_id})
+    assert f'href="{review_url}"' in page
+    assert f'href="{report_url}"' in page
 
 
 def test_deciding_from_the_page(client: Client) -> None:

@@ -95,6 +95,79 @@ def test_the_update_page_shows_both_pricings_and_what_got_worse(
     assert "Free" in page
     assert "Subscription: CNY 19.90 per month" in page
     assert "you stay on version" in page
+    # static text, not an alert that screen readers announce
+    section = page[page.index('class="pricing-change') :]
+    section = section[: section.index("</section>")]
+    assert 'role="alert"' not in section
+
+
+def _install_with_pricier_version() -> tuple[Any, AgentVersion]:
+    """An adult's install of a free version, and a subscription version published
+    after it (the install waits for consent)."""
+    agent = _listed(FREE)
+    user = adult()
+    install = install_services.install_create(
+        user=user, agent=agent, granted_scopes=SCOPES
+    ).install
+    newer = AgentVersionFactory.create(
+        agent=agent, state=State.PUBLISHED, declaration=declaration(pricing=MONTHLY)
+    )
+    tasks.installs_follow_version(version_id=newer.pk)
+    install.refresh_from_db()
+    assert install.version_id != newer.pk
+    return install, newer
+
+
+def test_the_api_refuses_a_consent_to_worse_pricing_without_the_digest() -> None:
+    # given
+    install, newer = _install_with_pricier_version()
+    api = APIClient()
+    api.force_authenticate(install.user)
+    url = f"/api/v1/installs/{install.public_id}/consent/"
+    # when: the client sends no digest (it may not have shown the new pricing)
+    response = api.post(url, {"scopes": SCOPES}, format="json")
+    # then
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "pricing_not_shown"
+    assert "declaration_digest" in error["details"]
+    assert newer.version in error["message"]
+    install.refresh_from_db()
+    assert install.version_id != newer.pk
+    # when: it sends the digest of the version whose pricing it showed
+    response = api.post(
+        url,
+        {"scopes": SCOPES, "declaration_digest": newer.declaration_digest},
+        format="json",
+    )
+    # then
+    assert response.status_code == 200, response.content
+    install.refresh_from_db()
+    assert install.version_id == newer.pk
+
+
+def test_the_api_takes_a_consent_without_digest_when_pricing_is_not_worse() -> None:
+    # given: a free install and a newer free version with the same scopes
+    agent = _listed(FREE)
+    user = adult()
+    install = install_services.install_create(
+        user=user, agent=agent, granted_scopes=SCOPES
+    ).install
+    newer = AgentVersionFactory.create(
+        agent=agent, state=State.PUBLISHED, declaration=declaration(pricing=FREE)
+    )
+    api = APIClient()
+    api.force_authenticate(user)
+    # when
+    response = api.post(
+        f"/api/v1/installs/{install.public_id}/consent/",
+        {"scopes": SCOPES},
+        format="json",
+    )
+    # then
+    assert response.status_code == 200, response.content
+    install.refresh_from_db()
+    assert install.version_id == newer.pk
 
 
 # --- Search --------------------------------------------------------------------------
@@ -122,13 +195,23 @@ def test_the_search_page_filters_by_pricing_model_and_ipv6(client: Client) -> No
     page = client.get(search).content.decode()
     assert "CNY 19.90 per month" in page
     assert "IPv6 ready" in page
-    # the pricing facet counts each model beside the one chosen
-    facets = dict(client.get(search, {"pricing": "free"}).context["facets"])
-    assert {f.label: f.count for f in facets["Pricing"]} == {
-        "Free": 1,
-        "Subscription": 1,
-        "One-time price": 1,
+    # one pricing filter: checkboxes, each counting its model beside those ticked
+    response = client.get(search, {"pricing": ["free", "usage"]})
+    choices = {
+        c.value: (c.count, c.checked) for c in response.context["pricing_choices"]
     }
+    assert choices == {
+        "free": (1, True),
+        "one_time": (1, False),
+        "subscription": (1, False),
+        "usage": (0, True),
+    }
+    assert "Pricing" not in dict(response.context["facets"])
+    page = response.content.decode()
+    assert page.count('name="pricing"') == 4
+    assert page.count('name="pricing" value="free" id="id_pricing_0" checked') == 1
+    assert 'value="usage" id="id_pricing_3" checked' in page
+    assert 'value="subscription" id="id_pricing_2">' in page
     assert monthly.pricing_model == "subscription"
 
 
