@@ -16,18 +16,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketplace.exceptions import AutonomousConfirmationNeeded
-from marketplace.models import User
-from marketplace.selectors.installs import Permission, age_of
+from marketplace.models import Agent, User
+from marketplace.selectors.installs import MINIMUM_AGE, Permission, age_of
 
-ADULT_AGE = 18
 AUTONOMOUS = "autonomous"
 
 
 def is_minor(user: User) -> bool:
-    """Whether the year of birth the user declared makes them under 18 (a user who
-    declared none is not taken for a minor)."""
+    """Whether the year of birth the user declared makes them younger than the age
+    an 18+ agent asks for (a user who declared none is not taken for a minor)."""
     age = age_of(user, year=timezone.localdate().year)
-    return age is not None and age < ADULT_AGE
+    return age is not None and age < MINIMUM_AGE[Agent.AgeRating.AGE_18]
 
 
 def is_protected(user: User) -> bool:

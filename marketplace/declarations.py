@@ -3,6 +3,7 @@ errors that point at the offending field, and the digest that certificates bind 
 
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, TypedDict
@@ -126,6 +127,13 @@ def permission_mismatches(declaration: dict[str, Any]) -> list[str]:
         for scope in sorted(requested - used.keys())
     ]
     return problems
+
+
+def is_companion(declaration: Mapping[str, Any]) -> bool:
+    """Whether the declaration declares a companion or emotional-support agent:
+    its ``wellbeing`` object says ``"companion": true`` (nothing else counts)."""
+    wellbeing = declaration.get("wellbeing")
+    return isinstance(wellbeing, dict) and wellbeing.get("companion") is True
 
 
 def canonical(declaration: Any) -> bytes:

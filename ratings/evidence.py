@@ -92,9 +92,11 @@ How each item is made:
   consistent (where declared), the filing number where the domain requires one,
   anti-addiction measures where minors may use the agent, companion safeguards
   where the version declares a companion agent, an AI bill of materials (at least
-  one model dependency), and the publisher's registration verified at ``as_of``
-  (the ``verification`` source also reads it, with the domain). The share is
-  rounded to 4 places.
+  one model dependency). The checklist's "publisher verified" item is left out
+  (``NOT_IN_RATING``): the ``verification`` source scores the verification, and
+  the share would count it a second time. The share is rounded to 4 places. Only
+  the parts of each declaration the items read are loaded (``pricing``,
+  ``wellbeing``, ``dependencies``, ``skills``).
 - ``verification``: the operator verified its registration and it proved control
   of its web domain, both at or before ``as_of``.
 
@@ -164,6 +166,11 @@ SEVERITY_BY_CATEGORY: Final[Mapping[str, str]] = MappingProxyType(
         Category.OTHER: "minor",
     }
 )
+
+# Checklist items the ``disclosure`` share leaves out: the publisher's verification
+# is the ``verification`` source's to score, and counting it here too would weigh
+# it twice. The publisher's checklist keeps it.
+NOT_IN_RATING: Final = frozenset({"publisher_verified"})
 
 # Certificate states that count as lost (expiry is the natural end of one).
 LOST_STATES: Final = frozenset({CertState.SUSPENDED, CertState.REVOKED})
@@ -514,6 +521,10 @@ def _domains() -> dict[int, _Domain]:
     }
 
 
+# The parts of a declaration that ``disclosure_items`` reads.
+_DECLARATION_KEYS: Final = ("pricing", "wellbeing", "dependencies", "skills")
+
+
 def _listings(
     ids: list[int], as_of: datetime, certificates: _Certificates
 ) -> dict[int, _ListingSummary]:
@@ -531,8 +542,9 @@ def _listings(
             "domain_id",
             "latest_version_id",
             "latest_version__declaration_digest",
-            "latest_version__declaration",
-            "publisher__verified_at",
+            # Only the parts of the declaration the checklist reads, not the whole
+            # document per listing (key transforms: SQLite and PostgreSQL alike).
+            *(f"latest_version__declaration__{key}" for key in _DECLARATION_KEYS),
             "privacy_policy_url",
             "terms_url",
             "homepage",
@@ -549,8 +561,7 @@ def _listings(
         domain_id,
         version_id,
         digest,
-        declaration,
-        verified_at,
+        *parts,
         privacy_policy_url,
         terms_url,
         homepage,
@@ -562,21 +573,29 @@ def _listings(
     ) in rows:
         domain = domains[domain_id]
         summary = result[publisher_id]
-        items = disclosure_items(
-            ListingFacts(
-                privacy_policy_url=privacy_policy_url,
-                terms_url=terms_url,
-                homepage=homepage,
-                summary=summary_text,
-                description=description,
-                filing_number=filing_number,
-                requires_filing=domain.requires_filing,
-                for_minors=age_rating != Agent.AgeRating.AGE_18,
-                anti_addiction_measures=anti_addiction_measures,
-                publisher_verified=verified_at is not None and verified_at <= as_of,
-                declaration=declaration if isinstance(declaration, dict) else {},
+        declaration = {
+            key: value
+            for key, value in zip(_DECLARATION_KEYS, parts, strict=True)
+            if value is not None
+        }
+        items = [
+            item
+            for item in disclosure_items(
+                ListingFacts(
+                    privacy_policy_url=privacy_policy_url,
+                    terms_url=terms_url,
+                    homepage=homepage,
+                    summary=summary_text,
+                    description=description,
+                    filing_number=filing_number,
+                    requires_filing=domain.requires_filing,
+                    for_minors=Agent.rated_for_minors(age_rating),
+                    anti_addiction_measures=anti_addiction_measures,
+                    declaration=declaration,
+                )
             )
-        )
+            if item.key not in NOT_IN_RATING
+        ]
         summary.required += sum(item.applies for item in items)
         summary.filled += sum(item.done for item in items)
 

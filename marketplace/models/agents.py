@@ -250,7 +250,13 @@ class Agent(models.Model):
 
     @property
     def for_minors(self) -> bool:
-        return self.age_rating != self.AgeRating.AGE_18
+        return self.rated_for_minors(self.age_rating)
+
+    @staticmethod
+    def rated_for_minors(age_rating: str) -> bool:
+        """Whether minors may use an agent of this age rating (any but 18+); bulk
+        readers that load the rating alone ask this, as ``for_minors`` does."""
+        return age_rating != Agent.AgeRating.AGE_18
 
 
 class AgentVersion(models.Model):

@@ -183,7 +183,7 @@ def agent_refresh_listing(*, agent: Agent) -> None:
         protocols="".join(f",{p}" for p in protocols) + ("," if protocols else ""),
         deployment=declaration.get("deployment", ""),
         pricing_model=(declaration.get("pricing") or {}).get("model", ""),
-        companion=bool((declaration.get("wellbeing") or {}).get("companion")),
+        companion=declarations.is_companion(declaration),
         search_name=token_text([agent.name]),
         search_text=token_text(parts),
         published_at=agent.published_at

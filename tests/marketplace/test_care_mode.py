@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from marketplace import care
 from marketplace.demo import care as demo_care
-from marketplace.exceptions import AutonomousConfirmationNeeded
+from marketplace.exceptions import AutonomousConfirmationNeeded, InstallNotAllowed
 from marketplace.models import (
     Agent,
     ConsentReceipt,
@@ -99,6 +99,22 @@ def test_minors_and_the_elder_friendly_mode_are_protected(
         birth_year=None if age is None else _year(age), elder_mode=elder_mode
     )
     assert care.is_protected(user) is protected
+
+
+@pytest.mark.parametrize("age", [17, 18])
+def test_a_minor_is_whom_the_18_plus_rating_turns_away(age: int) -> None:
+    # given: an agent rated 18+
+    agent = listed_agent(age_rating=Agent.AgeRating.AGE_18)
+    user = UserFactory.create(birth_year=_year(age))
+    # when
+    try:
+        install(user, agent)
+    except InstallNotAllowed:
+        refused = True
+    else:
+        refused = False
+    # then: care takes for a minor exactly whom the age gate refuses
+    assert care.is_minor(user) is refused is (age == 17)
 
 
 # --- The second confirmation: the service ----------------------------------------

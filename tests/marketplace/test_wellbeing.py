@@ -10,19 +10,29 @@ from django.test import Client
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
-from marketplace.models import Agent, AgentVersion
+from marketplace import declarations
+from marketplace.disclosure import ListingFacts, disclosure_items
+from marketplace.models import Agent, AgentVersion, Membership, Organization
 from marketplace.selectors.agents import version_checks
 from marketplace.services import installs as services
 from marketplace.services import publishing
+from marketplace.tasks import installs_follow_version as installs_follow_version_task
 from marketplace.tasks import version_run_checks as version_run_checks_task
 from marketplace.tokens import install_token_issue, install_token_verify
 from tests.marketplace.factories import (
     AgentVersionFactory,
     MembershipFactory,
+    OrganizationFactory,
     UserFactory,
     declaration,
 )
-from tests.marketplace.test_installs import install, listed_agent, publisher_member
+from tests.marketplace.test_installs import (
+    PERMISSIONS,
+    install,
+    listed_agent,
+    permissions_declaration,
+    publisher_member,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +149,40 @@ def test_the_reason_reads_in_chinese_too() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("companion_value", "companion"),
+    [(True, True), (False, False), (1, False), ("yes", False), (None, False)],
+)
+def test_one_test_says_what_a_companion_is(
+    companion_value: Any, companion: bool
+) -> None:
+    # given: a declaration as stored, with no safeguards (only "companion": true
+    # makes a companion agent)
+    document = {"wellbeing": {"companion": companion_value}}
+    # then: the listing, the publishing check and the disclosure checklist agree
+    assert declarations.is_companion(document) is companion
+    assert bool(publishing.missing_companion_safeguards(document)) is companion
+    items = disclosure_items(ListingFacts(declaration=document))
+    checklist = next(item for item in items if item.key == "companion_safeguards")
+    assert checklist.applies is companion
+
+
+def test_the_listing_is_a_companion_only_for_companion_true() -> None:
+    # given: the published version declares a companion agent
+    agent = _companion_agent()
+    assert agent.companion is True
+    # when: a later version says it is not one
+    AgentVersionFactory.create(
+        agent=agent,
+        version="2.0.0",
+        state=State.PUBLISHED,
+        declaration=declaration(wellbeing={"companion": False}),
+    )
+    # then
+    agent.refresh_from_db()
+    assert agent.companion is False
+
+
 # --- Shown on the agent and install pages ----------------------------------------
 
 
@@ -198,6 +242,58 @@ def test_other_agents_show_no_companion_box(client: Client) -> None:
     assert "Companion agent" not in client.get(_agent_url(agent)).content.decode()
     page = client.get(f"{_agent_url(agent)}install/").content.decode()
     assert "Companion agent" not in page
+
+
+def test_the_update_page_shows_the_safeguards_of_a_version_that_becomes_a_companion(
+    client: Client,
+) -> None:
+    # given: an install of an agent that is not a companion, then a version that
+    # is one and asks for one more scope
+    agent = listed_agent()
+    user = UserFactory.create(birth_year=timezone.localdate().year - 40)
+    result = install(user, agent)
+    added = {"scope": "mail.send", "purpose": "Send a note", "authority": "autonomous"}
+    version = AgentVersionFactory.create(
+        agent=agent,
+        version="2.0.0",
+        state=State.IN_REVIEW,
+        declaration={
+            **permissions_declaration([*PERMISSIONS, added]),
+            "wellbeing": SAFEGUARDS,
+        },
+    )
+    operator = OrganizationFactory.create(kind=Organization.Kind.OPERATOR)
+    reviewer = MembershipFactory.create(
+        organization=operator, role=Membership.Role.REVIEWER
+    ).user
+    publishing.version_review(actor=reviewer, version=version, verdict="approve")
+    installs_follow_version_task(version_id=version.pk)
+    client.force_login(user)
+    # when
+    response = client.get(f"/installs/{result.install.public_id}/update/")
+    # then: the safeguards of the version asked about, before the consent
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "to version 2.0.0" in page
+    assert "Companion agent" in page
+    assert "Call 12356, day and night." in page
+    assert "every 30 minutes" in page
+    assert page.index("Companion agent") < page.index("Agree and update")
+
+
+def test_the_update_page_of_other_agents_shows_no_companion_box(
+    client: Client,
+) -> None:
+    # given: the install of an agent that is not a companion
+    agent = listed_agent()
+    user = UserFactory.create(birth_year=timezone.localdate().year - 40)
+    result = install(user, agent)
+    client.force_login(user)
+    # when
+    response = client.get(f"/installs/{result.install.public_id}/update/")
+    # then
+    assert response.status_code == 200
+    assert "Companion agent" not in response.content.decode()
 
 
 # --- The daily-use reminder in install tokens ------------------------------------

@@ -240,9 +240,10 @@ def test_gather_known_answers_for_a_verified_publisher(world: World) -> None:
         "certificates_lost": {"successes": 2, "trials": 3, "lost": 1},
         "recalls": None,
         "advisories": None,
-        # 16 of 17 checklist items: A1 has no homepage (8 items apply to A1, the
-        # 8 and its filing number to A2)
-        "disclosure": Decimal("0.9412"),
+        # 14 of 15 checklist items: A1 has no homepage (7 items apply to A1, the
+        # 7 and its filing number to A2; the publisher's verification is the
+        # verification source's, not counted here)
+        "disclosure": Decimal("0.9333"),
         "review_reply_time": Decimal("3.00"),  # median of 3, 5 and 1 hours
         "report_reply_time": None,
         "verification": True,
@@ -268,11 +269,11 @@ def test_gather_known_answers_for_an_unverified_publisher(world: World) -> None:
             "certificates_lost": None,
             "recalls": None,
             "advisories": None,
-            # 6 of 10 checklist items: privacy, terms, pricing declared and
-            # consistent, a model dependency, the registration verified; no
-            # homepage, description, filing number or anti-addiction measures
-            # (minors may use it)
-            "disclosure": Decimal("0.6"),
+            # 5 of 9 checklist items: privacy, terms, pricing declared and
+            # consistent, a model dependency; no homepage, description, filing
+            # number or anti-addiction measures (minors may use it). Its verified
+            # registration does not count here: the verification source scores it
+            "disclosure": Decimal("0.5556"),
             "review_reply_time": None,
             "report_reply_time": None,
             "verification": False,
@@ -333,8 +334,8 @@ def test_gather_counts_what_happened_by_a_later_as_of(world: World) -> None:
     assert a["certificates_lost"] == {"successes": 2, "trials": 4, "lost": 2}
     assert a["review_signals"] == {"successes": 0, "trials": 2, "flagged": 2}
     assert b["verification"] is True
-    # B2 adds its 8 checklist items, all complete: 14 of 18
-    assert b["disclosure"] == Decimal("0.7778")
+    # B2 adds its 7 checklist items, all complete: 12 of 16
+    assert b["disclosure"] == Decimal("0.75")
 
 
 def test_gather_of_nobody_asks_nothing(django_assert_num_queries: Any) -> None:
@@ -423,14 +424,81 @@ def test_disclosure_reads_the_publishers_checklist_items() -> None:
     # when
     evidence = gather(entity_ids=[publisher.pk], as_of=timezone.now())
 
-    # then: 6 of 9 (pricing consistent, companion safeguards and the verification
-    # are not done), as the publisher's checklist counts them
+    # then: the publisher's checklist counts 6 of 9 (pricing consistent, companion
+    # safeguards and the verification are not done)
     assert [item.key for item in checklist.items if item.applies and not item.done] == [
         "pricing_consistent",
         "companion_safeguards",
         "publisher_verified",
     ]
-    assert evidence[publisher.pk]["disclosure"] == checklist.share == Decimal("0.6667")
+    assert checklist.share == Decimal("0.6667")
+    # and the rating the same items but the verification (the verification source
+    # scores it): 6 of 8
+    assert evidence[publisher.pk]["disclosure"] == Decimal("0.75")
+
+
+def test_the_publishers_verification_does_not_move_the_disclosure_share() -> None:
+    # given: a listing with every checklist item done, from a publisher not
+    # verified yet
+    publisher = OrganizationFactory.create()
+    agent = AgentFactory.create(
+        publisher=publisher,
+        homepage="https://a.example/",
+        description="Plans trips.",
+        age_rating=Agent.AgeRating.AGE_18,
+    )
+    AgentVersionFactory.create(agent=agent, state=AgentVersion.State.PUBLISHED)
+    agent.refresh_from_db()
+    assert agent_disclosure(agent=agent).share != 1
+    before = gather(entity_ids=[publisher.pk], as_of=timezone.now())[publisher.pk]
+
+    # when
+    Organization.objects.filter(pk=publisher.pk).update(
+        verified_at=timezone.now(), domain_verified_at=timezone.now()
+    )
+    agent.refresh_from_db()
+    after = gather(entity_ids=[publisher.pk], as_of=timezone.now())[publisher.pk]
+
+    # then: the checklist is complete, the share the same, the verification moved
+    assert agent_disclosure(agent=agent).share == 1
+    assert before["disclosure"] == after["disclosure"] == 1
+    assert (before["verification"], after["verification"]) == (False, True)
+
+
+def test_disclosure_reads_the_declaration_parts_the_checklist_needs() -> None:
+    # given: a companion agent with every safeguard, a model dependency, and a free
+    # pricing whose skills mention a price
+    publisher = OrganizationFactory.create()
+    agent = AgentFactory.create(
+        publisher=publisher,
+        homepage="https://a.example/",
+        description="Listens.",
+        age_rating=Agent.AgeRating.AGE_18,
+    )
+    document = declaration(
+        wellbeing={
+            "companion": True,
+            "usageReminderMinutes": 30,
+            "sessionLimitMinutes": 60,
+            "humanHelp": "https://a.example/help",
+            "neverClaimsHuman": True,
+        }
+    )
+    document["skills"][0]["description"] = "Premium answers for $5 each."
+    AgentVersionFactory.create(
+        agent=agent, state=AgentVersion.State.PUBLISHED, declaration=document
+    )
+    agent.refresh_from_db()
+    checklist = agent_disclosure(agent=agent)
+
+    # when
+    evidence = gather(entity_ids=[publisher.pk], as_of=timezone.now())
+
+    # then: the same items done as on the checklist (the prices in the skills
+    # make the pricing inconsistent; the safeguards and the model are there)
+    undone = [item.key for item in checklist.items if item.applies and not item.done]
+    assert undone == ["pricing_consistent", "publisher_verified"]
+    assert evidence[publisher.pk]["disclosure"] == Decimal("0.875")  # 7 of 8
 
 
 # --------------------------------------------------------------------------
