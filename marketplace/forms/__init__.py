@@ -83,6 +83,24 @@ class SignUpForm(forms.Form):
                     ),
                 ),
             )
+            # The versions shown: the account accepts these, and only while they
+            # are still in force.
+            self.fields["agreement_versions"] = forms.CharField(
+                widget=forms.HiddenInput,
+                initial=",".join(str(doc.pk) for doc in documents),
+                required=False,
+            )
+
+    def clean_agreement_versions(self) -> list[int]:
+        raw = self.cleaned_data.get("agreement_versions") or ""
+        values = [value for value in raw.split(",") if value]
+        if len(values) > 20 or not all(
+            value.isdigit() and len(value) <= 18 for value in values
+        ):
+            raise ValidationError(
+                gettext("The form was damaged; reload the page."), code="invalid"
+            )
+        return [int(value) for value in values]
 
 
 class SignInForm(AuthenticationForm):
@@ -372,12 +390,21 @@ class AgentCreateForm(AgentForm):
         ).order_by("name")
 
 
+class PrettyJSONField(forms.JSONField):
+    """A JSON field shown indented, so that a declaration can be read and edited."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, ensure_ascii=False, indent=2)
+        return super().prepare_value(value)
+
+
 class VersionForm(forms.Form):
     version = forms.CharField(label=_("Version"), max_length=64, initial="1.0.0")
     changelog = forms.CharField(
         label=_("Changes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    declaration = forms.JSONField(
+    declaration = PrettyJSONField(
         label=_("Capability declaration (JSON)"),
         widget=forms.Textarea(attrs={"rows": 16, "class": "font-monospace"}),
         help_text=_(

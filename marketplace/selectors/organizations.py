@@ -1,3 +1,5 @@
+from collections.abc import Collection
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet
@@ -131,3 +133,21 @@ def organization_event_list(
     return OrganizationEvent.objects.filter(organization=organization).select_related(
         "actor"
     )[:limit]
+
+
+OPERATOR_STAFF_ROLES = (
+    Membership.Role.OWNER,
+    Membership.Role.ADMIN,
+    Membership.Role.REVIEWER,
+)
+
+
+def is_operator(user: User, *, roles: Collection[str] = OPERATOR_STAFF_ROLES) -> bool:
+    """Staff, or a member of the platform operator in one of ``roles`` (by default
+    its owners, administrators and reviewers)."""
+    return (
+        user.is_staff
+        or Membership.objects.filter(
+            user=user, organization__kind=Organization.Kind.OPERATOR, role__in=roles
+        ).exists()
+    )

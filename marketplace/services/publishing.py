@@ -9,6 +9,7 @@ Every move goes through ``version_transition``: a compare-and-set UPDATE, so two
 workers or two reviewers cannot both move the same version, and an event row.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -35,7 +36,9 @@ from marketplace.models import (
     Scheme,
     User,
 )
+from marketplace.pricing import DECLARE_PRICING
 from marketplace.selectors.certification import missing_requirements
+from marketplace.selectors.organizations import is_operator as is_operator
 from marketplace.selectors.organizations import membership_role
 from marketplace.services.agents import agent_refresh_listing, ensure_editor
 from marketplace.services.agreements import publisher_agreement_ensure_accepted
@@ -250,15 +253,7 @@ def _check_permissions(agent: Agent, declaration: dict[str, Any]) -> CheckOutcom
 
 def _check_pricing(agent: Agent, declaration: dict[str, Any]) -> CheckOutcome:
     if not isinstance(declaration.get("pricing"), dict):
-        return (
-            False,
-            gettext_noop(
-                "The version declares no pricing: say whether it is free, has a "
-                "one-time price, a subscription or usage-based prices, whether it "
-                "sells anything inside the agent, and any free trial."
-            ),
-            {},
-        )
+        return (False, DECLARE_PRICING, {})
     return PASSED
 
 
@@ -272,12 +267,13 @@ COMPANION_SAFEGUARDS: dict[str, str] = {
 }
 
 
-def missing_companion_safeguards(declaration: dict[str, Any]) -> list[str]:
+def missing_companion_safeguards(declaration: Mapping[str, Any]) -> list[str]:
     """The safeguard keys a companion agent's declaration lacks (none for an agent
-    that is not a companion): each must be given, and ``neverClaimsHuman`` true."""
-    wellbeing = declaration.get("wellbeing")
-    if not isinstance(wellbeing, dict) or wellbeing.get("companion") is not True:
+    that is not a companion, as ``declarations.is_companion`` tells): each must be
+    given, and ``neverClaimsHuman`` true."""
+    if not declarations.is_companion(declaration):
         return []
+    wellbeing = declaration["wellbeing"]
     missing = []
     for key in COMPANION_SAFEGUARDS:
         value = wellbeing.get(key)
@@ -561,18 +557,6 @@ def version_yank(*, actor: User, version: AgentVersion, reason: str) -> AgentVer
         )
     return version_transition(
         version=version, to=State.YANKED, actor=actor, action="yanked", reason=reason
-    )
-
-
-def is_operator(user: User) -> bool:
-    """Staff, or owners, administrators and reviewers of the platform operator."""
-    return (
-        user.is_staff
-        or Membership.objects.filter(
-            user=user,
-            organization__kind=Organization.Kind.OPERATOR,
-            role__in=(Role.OWNER, Role.ADMIN, Role.REVIEWER),
-        ).exists()
     )
 
 

@@ -1,6 +1,8 @@
 """The developer console: a publisher's agents, versions, submission and checks;
 and the reviewers' queue."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -94,6 +96,17 @@ def _editable_agent(request: HttpRequest, publisher: str, agent: str) -> Agent:
     return found
 
 
+def _next_version_initial(agent: Agent) -> dict[str, object]:
+    """A new version starts from the newest one: its declaration, and the next
+    patch number (a version that is not plain x.y.z leaves the number blank)."""
+    newest = agent.versions.order_by("-created_at", "-pk").first()
+    if newest is None:
+        return {}
+    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", newest.version)
+    number = f"{match[1]}.{match[2]}.{int(match[3]) + 1}" if match is not None else ""
+    return {"version": number, "declaration": newest.declaration}
+
+
 @login_required
 def agent_manage(request: HttpRequest, publisher: str, agent: str) -> HttpResponse:
     user = signed_in_user(request.user)
@@ -104,7 +117,7 @@ def agent_manage(request: HttpRequest, publisher: str, agent: str) -> HttpRespon
             "tags": ", ".join(found.tags or []),
         }
     )
-    version_form = VersionForm()
+    version_form = VersionForm(initial=_next_version_initial(found))
     status = 200
     if request.method == "POST" and "save_agent" in request.POST:
         agent_form = AgentForm(request.POST)

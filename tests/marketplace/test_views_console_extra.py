@@ -22,8 +22,10 @@ from marketplace.models import (
 from marketplace.services.organizations import publisher_key_add
 from tests.marketplace.factories import (
     AgentFactory,
+    AgentVersionFactory,
     MembershipFactory,
     UserFactory,
+    declaration,
 )
 
 pytestmark = pytest.mark.django_db
@@ -522,3 +524,42 @@ def test_only_the_publishers_members_import(client: Client, agent: Agent) -> Non
     missing = reverse("console-version-import", args=[agent.publisher.slug, "nope"])
     assert client.get(missing).status_code == 404
     assert not AgentVersion.objects.exists()
+
+
+# The new-version form
+
+
+def test_a_new_version_starts_from_the_newest_declaration(client: Client) -> None:
+    # given
+    member = MembershipFactory.create(role=Role.MEMBER)
+    agent = AgentFactory.create(publisher=member.organization)
+    AgentVersionFactory.create(
+        agent=agent,
+        version="1.4.9",
+        declaration=declaration(endpoint="https://newest.example.com/a2a"),
+    )
+    client.force_login(member.user)
+
+    # when
+    response = client.get(
+        reverse("console-agent", args=[agent.publisher.slug, agent.slug])
+    )
+
+    # then
+    form = response.context["version_form"]
+    assert form["version"].value() == "1.4.10"
+    shown = form["declaration"].value()
+    assert json.loads(shown)["endpoint"] == "https://newest.example.com/a2a"
+    assert '\n  "skills"' in shown  # indented, to be read and edited
+
+
+def test_the_first_version_starts_blank(client: Client) -> None:
+    member = MembershipFactory.create(role=Role.MEMBER)
+    agent = AgentFactory.create(publisher=member.organization)
+    client.force_login(member.user)
+
+    response = client.get(
+        reverse("console-agent", args=[agent.publisher.slug, agent.slug])
+    )
+
+    assert response.context["version_form"]["version"].value() == "1.0.0"
