@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, NoReturn
 
 import pytest
@@ -26,26 +26,10 @@ from marketplace.services.liveness import (
     probe_ipv6,
     probe_url,
 )
+from tests.card_server import CardHandler
 from tests.marketplace.factories import AgentVersionFactory, declaration
 
 pytestmark = pytest.mark.django_db
-
-
-class _CardHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path == "/.well-known/agent-card.json":
-            body = b'{"name": "ok"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        else:
-            self.send_response(404)
-            self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 class _IPv6Server(ThreadingHTTPServer):
@@ -81,7 +65,7 @@ def ipv6_port(settings: Any) -> Iterator[int]:
     """The port of a card server bound to ::1 only."""
     settings.LIVENESS_ALLOW_PRIVATE = True
     try:
-        server = _IPv6Server(("::1", 0), _CardHandler)
+        server = _IPv6Server(("::1", 0), CardHandler)
     except OSError as error:
         _no_ipv6_loopback(error)
     yield from _serve(server)
@@ -91,7 +75,7 @@ def ipv6_port(settings: Any) -> Iterator[int]:
 def ipv4_port(settings: Any) -> Iterator[int]:
     """The port of a card server bound to 127.0.0.1 only."""
     settings.LIVENESS_ALLOW_PRIVATE = True
-    yield from _serve(ThreadingHTTPServer(("127.0.0.1", 0), _CardHandler))
+    yield from _serve(ThreadingHTTPServer(("127.0.0.1", 0), CardHandler))
 
 
 @pytest.fixture

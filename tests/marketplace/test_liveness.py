@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -14,32 +14,16 @@ from django.urls import reverse
 from marketplace.models import Agent, AgentVersion
 from marketplace.services.liveness import liveness_sweep, probe_url
 from marketplace.tasks import liveness_sweep as liveness_sweep_task
+from tests.card_server import CardHandler
 from tests.marketplace.factories import AgentVersionFactory, declaration
 from tests.slow_server import DRIPPING_HEADERS, slow_server
 
 pytestmark = pytest.mark.django_db
 
 
-class _CardHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path == "/.well-known/agent-card.json":
-            body = b'{"name": "ok"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        else:
-            self.send_response(404)
-            self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def card_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CardHandler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CardHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
