@@ -57,9 +57,9 @@ from marketplace.pricing import (
     pricing_errors,
 )
 from marketplace.selectors.agents import is_publisher_member
+from marketplace.selectors.organizations import is_operator
 from marketplace.services.publishing import (
     COMPANION_SAFEGUARDS,
-    is_operator,
     missing_companion_safeguards,
 )
 

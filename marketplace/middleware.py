@@ -11,10 +11,9 @@ their profile, mark notifications read and leave an organisation. Holding those
 back until the new terms are accepted would make accepting them the price of
 withdrawing, so their pages are exempt here and their services do not ask either.
 
-After accepting, the person goes back to the page the form was on. Without a
-Referer of this site, that is the address the form was sent to when it can be
-opened; an address that takes only forms (uninstalling, say) leads to the home
-page instead.
+After accepting, the person goes back to the page the form was on (the site sends
+same-origin Referers); without a Referer of this site, to the home page, since the
+address the form was sent to may take forms only.
 """
 
 from collections.abc import Callable

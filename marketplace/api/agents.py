@@ -33,7 +33,7 @@ from marketplace.selectors.agents import (
     version_get,
     version_list,
 )
-from marketplace.selectors.organizations import organization_get
+from marketplace.selectors.organizations import is_operator, organization_get
 from marketplace.services import agents as agent_services
 from marketplace.services import publishing
 
@@ -486,7 +486,7 @@ class AgentStatusApi(APIView):
         user = signed_in_user(request.user)
         # The operator reaches quarantined listings too; others only what they see.
         if found is None or not (
-            publishing.is_operator(user) or agent_visible(user=user, agent=found)
+            is_operator(user) or agent_visible(user=user, agent=found)
         ):
             raise NotFound()
         data = self.InputSerializer(data=request.data)
@@ -533,7 +533,7 @@ class AgentDisclosureApi(APIView):
         found = agent_get(publisher=publisher, agent=agent)
         # A listing the caller may not see at all is unknown to them.
         if found is None or not (
-            publishing.is_operator(user) or agent_visible(user=user, agent=found)
+            is_operator(user) or agent_visible(user=user, agent=found)
         ):
             raise NotFound()
         result = disclosure.disclosure_get(actor=user, agent=found)

@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from marketplace.models import User
-from marketplace.services.publishing import is_operator
+from marketplace.selectors.organizations import is_operator
 
 
 class IsAuthenticated(BasePermission):

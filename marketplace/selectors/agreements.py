@@ -1,6 +1,8 @@
 """Reads of the site's own documents: the versions in force, what a user still has
 to accept, and who accepted what."""
 
+from collections.abc import Iterable
+
 from django.core.cache import cache
 from django.db.models import QuerySet
 
@@ -97,6 +99,23 @@ def publisher_agreement_accepted(*, organization: Organization) -> bool:
     return AgreementAcceptance.objects.filter(
         organization=organization, version=version
     ).exists()
+
+
+def publisher_agreement_pending(
+    *, organizations: Iterable[Organization]
+) -> list[Organization]:
+    """Those of ``organizations`` that have not accepted the publisher agreement in
+    force (none when none is in force), in their order, in one query."""
+    organizations = list(organizations)
+    version = agreement_in_force_get(kind=Kind.PUBLISHER_AGREEMENT)
+    if version is None or not organizations:
+        return []
+    accepted = set(
+        AgreementAcceptance.objects.filter(
+            version=version, organization__in=organizations
+        ).values_list("organization_id", flat=True)
+    )
+    return [org for org in organizations if org.pk not in accepted]
 
 
 def agreement_version_get(

@@ -58,7 +58,7 @@ from marketplace.models import (
     User,
 )
 from marketplace.selectors.certification import missing_requirements
-from marketplace.selectors.organizations import membership_role
+from marketplace.selectors.organizations import is_operator, membership_role
 from marketplace.services.agents import EDITOR_ROLES
 from marketplace.services.badges import badge_refresh
 from marketplace.services.common import insert_unique
@@ -70,7 +70,6 @@ from marketplace.services.credentials import (
     status_list_publish,
 )
 from marketplace.services.notifications import notification_create
-from marketplace.services.publishing import is_operator
 
 Role = Membership.Role
 CertState = Certificate.State

@@ -158,7 +158,6 @@ def _notify_upheld(*, flag: ListingFlag) -> None:
     for user in users:
         notification_create(
             user=user,
-            # No kind of its own yet: a flag bears on the publisher's standing.
             kind=Notification.Kind.LISTING_FLAGGED,
             message=gettext_noop(
                 "The listing of %(agent)s is flagged for declaring free while "

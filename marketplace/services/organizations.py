@@ -44,6 +44,7 @@ from marketplace.models import (
 from marketplace.registration import normalise_uscc, uscc_valid
 from marketplace.selectors.organizations import (
     MANAGER_ROLES,
+    is_operator,
     membership_role,
     organization_can_manage,
 )
@@ -605,8 +606,6 @@ def organization_set_registration(
 def organization_verify(*, actor: User, organization: Organization) -> Organization:
     """The operator confirms, after checking the business registration, that the
     organisation is who it says it is."""
-    from marketplace.services.publishing import is_operator
-
     if not is_operator(actor):
         raise PermissionDenied(_("Only the platform operator verifies organisations."))
     organization = _lock(organization)

@@ -38,8 +38,7 @@ from marketplace.models import (
 )
 from marketplace.pricing import DECLARE_PRICING
 from marketplace.selectors.certification import missing_requirements
-from marketplace.selectors.organizations import is_operator as is_operator
-from marketplace.selectors.organizations import membership_role
+from marketplace.selectors.organizations import is_operator, membership_role
 from marketplace.services.agents import agent_refresh_listing, ensure_editor
 from marketplace.services.agreements import publisher_agreement_ensure_accepted
 from marketplace.services.aic import agent_assign_aic

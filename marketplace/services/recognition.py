@@ -16,10 +16,9 @@ from config import keys
 from marketplace import credentials
 from marketplace.exceptions import ApplicationError, PermissionDenied
 from marketplace.models import Agent, ImportedCredential, TrustedIssuer, User
-from marketplace.selectors.organizations import membership_role
+from marketplace.selectors.organizations import is_operator, membership_role
 from marketplace.services.agents import EDITOR_ROLES
 from marketplace.services.common import insert_unique
-from marketplace.services.publishing import is_operator
 
 # A credential whose status could not be checked here (its list is the other
 # platform's) is accepted; one that is invalid, revoked, suspended or expired is not.

@@ -24,13 +24,17 @@ def publisher_agreement_prompt(
     context: template.Context,
     organization: Organization,
     can_accept: bool | None = None,
+    accepted: bool | None = None,
 ) -> dict[str, Any]:
     """When the publisher has not accepted the publisher agreement in force: the
     agreement's link, and the form to accept it for its owners and administrators.
-    Nothing otherwise. ``can_accept``, when the page knows the reader's role
-    already, saves looking it up."""
+    Nothing otherwise. ``can_accept`` and ``accepted``, when the page knows the
+    reader's role or the answer already (a list read in one query), save looking
+    them up."""
     request = context["request"]
-    if publisher_agreement_accepted(organization=organization):
+    if accepted is None:
+        accepted = publisher_agreement_accepted(organization=organization)
+    if accepted:
         return {"version": None}
     return {
         "version": agreement_in_force_get(

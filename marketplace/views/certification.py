@@ -77,7 +77,7 @@ from marketplace.selectors.certification import (
     version_certifiable_by,
     version_list_extendable,
 )
-from marketplace.selectors.organizations import membership_role
+from marketplace.selectors.organizations import is_operator, membership_role
 from marketplace.services import certification as certification_services
 from marketplace.services import recognition
 from marketplace.services.agents import EDITOR_ROLES
@@ -87,7 +87,6 @@ from marketplace.services.certification import (
     SCHEME_EDITABLE,
     SCHEME_ROLES,
 )
-from marketplace.services.publishing import is_operator
 from marketplace.views.errors import add_service_error, run_action
 
 PAGE_SIZE = 20

@@ -37,6 +37,7 @@ from marketplace.selectors.agents import (
     latest_checks_by_version,
     review_queue,
 )
+from marketplace.selectors.agreements import publisher_agreement_pending
 from marketplace.selectors.organizations import (
     membership_get,
     membership_list_for_user,
@@ -54,14 +55,24 @@ AGENT_FIELDS = list(AgentForm.base_fields)
 @login_required
 def console(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request.user)
+    publishers = list(
+        membership_list_for_user(user=user).filter(
+            organization__kind=Organization.Kind.PUBLISHER
+        )
+    )
+    managed = [
+        membership.organization
+        for membership in publishers
+        if membership.role in (Membership.Role.OWNER, Membership.Role.ADMIN)
+    ]
     return render(
         request,
         "marketplace/console/index.html",
         {
             "agents": agent_list_for_editor(user=user),
-            "publishers": membership_list_for_user(user=user).filter(
-                organization__kind=Organization.Kind.PUBLISHER
-            ),
+            "publishers": publishers,
+            # The publishers whose agreement this owner or administrator may accept.
+            "agreement_pending": publisher_agreement_pending(organizations=managed),
             "is_reviewer": publishing.is_reviewer(user),
         },
     )
@@ -97,14 +108,21 @@ def _editable_agent(request: HttpRequest, publisher: str, agent: str) -> Agent:
 
 
 def _next_version_initial(agent: Agent) -> dict[str, object]:
-    """A new version starts from the newest one: its declaration, and the next
-    patch number (a version that is not plain x.y.z leaves the number blank)."""
-    newest = agent.versions.order_by("-created_at", "-pk").first()
-    if newest is None:
+    """A new version starts from the newest one's declaration, numbered one patch
+    above the highest plain x.y.z version (blank when there is none)."""
+    versions = list(agent.versions.order_by("-created_at", "-pk"))
+    if not versions:
         return {}
-    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", newest.version)
-    number = f"{match[1]}.{match[2]}.{int(match[3]) + 1}" if match is not None else ""
-    return {"version": number, "declaration": newest.declaration}
+    plain = [
+        tuple(int(part) for part in match.groups())
+        for version in versions
+        if (match := re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", version.version))
+    ]
+    number = ""
+    if plain:
+        major, minor, patch = max(plain)
+        number = f"{major}.{minor}.{patch + 1}"
+    return {"version": number, "declaration": versions[0].declaration}
 
 
 @login_required

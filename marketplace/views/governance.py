@@ -21,6 +21,7 @@ from marketplace.selectors.governance import (
     listing_flag_list,
 )
 from marketplace.services import governance as services
+from marketplace.services.publishing import is_reviewer
 
 PAGE_SIZE = 20
 
@@ -49,6 +50,9 @@ def _queue(request: HttpRequest, *, view: str, status: int = 200) -> HttpRespons
             "view": view,
             "query": urlencode({"view": view}),
             "note_max": services.NOTE_MAX_LENGTH,
+            # A report's page opens for the operator's reviewers (ratings'
+            # report_can_see); other moderators read the flag's excerpt.
+            "reports_open": is_reviewer(user),
         },
         status=status,
     )

@@ -642,6 +642,36 @@ def test_the_console_index_asks_owners_and_administrators_only(
     assert accept not in client.get(reverse("console")).content.decode()
 
 
+def test_the_console_index_reads_the_agreements_in_a_constant_number_of_queries(
+    client: Client,
+) -> None:
+    # given an owner of one publisher that has not accepted the agreement
+    publish(Kind.PUBLISHER_AGREEMENT)
+    owner = UserFactory.create()
+    MembershipFactory.create(
+        user=owner,
+        organization=OrganizationFactory.create(kind=Organization.Kind.PUBLISHER),
+        role=Membership.Role.OWNER,
+    )
+    signed_in(client, owner)
+    client.get(reverse("console"))  # the documents in force, cached
+    with CaptureQueriesContext(connection) as one:
+        first = client.get(reverse("console"))
+    # when they own four more
+    for _ in range(4):
+        MembershipFactory.create(
+            user=owner,
+            organization=OrganizationFactory.create(kind=Organization.Kind.PUBLISHER),
+            role=Membership.Role.OWNER,
+        )
+    with CaptureQueriesContext(connection) as five:
+        page = client.get(reverse("console"))
+    # then each is asked, for the same number of queries
+    assert first.content.decode().count('name="accept"') == 1
+    assert page.content.decode().count('name="accept"') == 5
+    assert len(five) == len(one)
+
+
 # --- The operator's pages -----------------------------------------------------------
 
 

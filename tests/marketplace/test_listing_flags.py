@@ -347,6 +347,17 @@ def test_the_queue_links_each_flag_to_its_review_or_report(client: Client) -> No
     report_url = reverse("report-detail", kwargs={"public_id": report.public_id})
     assert f'href="{review_url}"' in page
     assert f'href="{report_url}"' in page
+    assert client.get(report_url).status_code == 200
+    # and a moderator who may not open reports (an owner of the operator) gets no
+    # link to a page that would not open for them
+    owner = MembershipFactory.create(
+        organization__kind=Organization.Kind.OPERATOR, role=Membership.Role.OWNER
+    ).user
+    client.force_login(owner)
+    page = client.get(URL).content.decode()
+    assert f'href="{review_url}"' in page
+    assert f'href="{report_url}"' not in page
+    assert client.get(report_url).status_code == 404
 
 
 def test_deciding_from_the_page(client: Client) -> None:

@@ -553,6 +553,20 @@ def test_a_new_version_starts_from_the_newest_declaration(client: Client) -> Non
     assert '\n  "skills"' in shown  # indented, to be read and edited
 
 
+def test_a_backport_does_not_lower_the_next_number(client: Client) -> None:
+    member = MembershipFactory.create(role=Role.MEMBER)
+    agent = AgentFactory.create(publisher=member.organization)
+    for number in ("2.0.0", "1.0.1", "2.1.0-rc.1"):
+        AgentVersionFactory.create(agent=agent, version=number)
+    client.force_login(member.user)
+
+    response = client.get(
+        reverse("console-agent", args=[agent.publisher.slug, agent.slug])
+    )
+
+    assert response.context["version_form"]["version"].value() == "2.0.1"
+
+
 def test_the_first_version_starts_blank(client: Client) -> None:
     member = MembershipFactory.create(role=Role.MEMBER)
     agent = AgentFactory.create(publisher=member.organization)
