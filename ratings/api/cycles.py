@@ -50,6 +50,7 @@ from ratings.selectors.cycles import (
     role_in,
 )
 from ratings.services.cycles import (
+    DEFAULT_CHUNK_SIZE,
     EARLIEST_MOMENT,
     LATEST_MOMENT,
     MAX_CHUNK_SIZE,
@@ -360,7 +361,10 @@ class BodyCycleListApi(APIView):
             required=False,
         )
         chunk_size = serializers.IntegerField(
-            min_value=1, max_value=MAX_CHUNK_SIZE, required=False, default=500
+            min_value=1,
+            max_value=MAX_CHUNK_SIZE,
+            required=False,
+            default=DEFAULT_CHUNK_SIZE,
         )
 
     @extend_schema(responses=CycleOutputSerializer(many=True))

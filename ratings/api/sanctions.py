@@ -32,10 +32,9 @@ from ratings.selectors.sanctions import (
     sanction_list,
     sanction_list_with_repairs,
 )
+from ratings.services import LINK_MAX_LENGTH, LINKS_MAX
 from ratings.services.repair import (
     ACTIONS_MAX_LENGTH,
-    LINK_MAX_LENGTH,
-    LINKS_MAX,
     repair_apply,
     repair_decide,
 )

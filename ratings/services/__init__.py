@@ -235,11 +235,20 @@ def _read_files(files: Sequence[File[Any]]) -> list[_Upload]:
     return uploads
 
 
-def _clean_links(links: Sequence[object]) -> list[str]:
-    if len(links) > LINKS_MAX:
+def clean_links(
+    links: Sequence[object],
+    *,
+    https_only: bool = False,
+    error: type[ApplicationError] = InvalidEvidence,
+) -> list[str]:
+    """Evidence links as given with a report (http or https) or a repair
+    application (``https_only``): each once, at most ``LINKS_MAX`` of at most
+    ``LINK_MAX_LENGTH`` characters. ``error`` names every fault under
+    ``evidence_links``."""
+    if isinstance(links, str) or len(links) > LINKS_MAX:
         message = _("Give at most %(max)d links.") % {"max": LINKS_MAX}
-        raise InvalidEvidence(message, details={"evidence_links": [message]})
-    validate = URLValidator(schemes=["http", "https"])
+        raise error(message, details={"evidence_links": [message]})
+    validate = URLValidator(schemes=["https"] if https_only else ["http", "https"])
     cleaned: list[str] = []
     problems = []
     for index, link in enumerate(links, start=1):
@@ -250,14 +259,16 @@ def _clean_links(links: Sequence[object]) -> list[str]:
             validate(text)
         except ValidationError:
             problems.append(
-                _("Link %(number)d is not an http:// or https:// address.")
+                _("Link %(number)d is not an https:// address.") % {"number": index}
+                if https_only
+                else _("Link %(number)d is not an http:// or https:// address.")
                 % {"number": index}
             )
             continue
         if text not in cleaned:
             cleaned.append(text)
     if problems:
-        raise InvalidEvidence(problems[0], details={"evidence_links": problems})
+        raise error(problems[0], details={"evidence_links": problems})
     return cleaned
 
 
@@ -325,7 +336,7 @@ def report_submit(
         raise ApplicationError(
             _("Some fields are not valid."), code="invalid", details=errors
         )
-    links = _clean_links(evidence_links)
+    links = clean_links(evidence_links)
     uploads = _read_files(files)
     if not allow(
         action="report-submit",

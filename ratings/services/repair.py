@@ -16,8 +16,6 @@ pending -> granted | refused; each move is recorded as a ``CreditEvent``.
 
 from collections.abc import Sequence
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -28,6 +26,7 @@ from marketplace.models import User
 from marketplace.selectors.organizations import membership_role
 from ratings.models import CreditEvent, Finding, RepairApplication, Sanction
 
+from . import clean_links
 from .sanctions import (
     ENTITY_ROLES,
     clean_reason,
@@ -40,33 +39,6 @@ from .sanctions import (
 )
 
 ACTIONS_MAX_LENGTH = 10000
-LINKS_MAX = 10
-LINK_MAX_LENGTH = 2000
-
-
-def _clean_links(links: Sequence[object]) -> list[str]:
-    """https addresses only, each once, at most ``LINKS_MAX``."""
-    if isinstance(links, str) or len(links) > LINKS_MAX:
-        raise ApplicationError.on_field(
-            "evidence_links",
-            _("Give at most %(most)d links.") % {"most": LINKS_MAX},
-        )
-    validate = URLValidator(schemes=["https"])
-    cleaned: list[str] = []
-    for number, link in enumerate(links, start=1):
-        text = link.strip() if isinstance(link, str) else ""
-        try:
-            if not text or len(text) > LINK_MAX_LENGTH:
-                raise ValidationError("invalid")
-            validate(text)
-        except ValidationError:
-            raise ApplicationError.on_field(
-                "evidence_links",
-                _("Link %(number)d is not an https:// address.") % {"number": number},
-            ) from None
-        if text not in cleaned:
-            cleaned.append(text)
-    return cleaned
 
 
 @transaction.atomic
@@ -115,7 +87,7 @@ def repair_apply(
             _("Keep the corrective actions within %(most)d characters.")
             % {"most": ACTIONS_MAX_LENGTH},
         )
-    links = _clean_links(evidence_links)
+    links = clean_links(evidence_links, https_only=True, error=ApplicationError)
     pending = Conflict(
         _("An application for this sanction's repair is pending already."),
         code="repair_pending",

@@ -52,6 +52,7 @@ from ratings.selectors.cycles import (
     role_in,
 )
 from ratings.services.cycles import (
+    DEFAULT_CHUNK_SIZE,
     EARLIEST_MOMENT,
     LATEST_MOMENT,
     MAX_CHUNK_SIZE,
@@ -126,7 +127,7 @@ class CycleStartForm(forms.Form):
         label=gettext_lazy("Entities per chunk"),
         min_value=1,
         max_value=MAX_CHUNK_SIZE,
-        initial=500,
+        initial=DEFAULT_CHUNK_SIZE,
         required=False,
     )
 
@@ -260,7 +261,7 @@ def body_cycles(request: HttpRequest, body: str) -> HttpResponse:
                     actor=user,
                     methodology=data["methodology"],
                     as_of=data["as_of"],
-                    chunk_size=data["chunk_size"] or 500,
+                    chunk_size=data["chunk_size"] or DEFAULT_CHUNK_SIZE,
                     scheduled_for=data["scheduled_for"],
                 )
             except DomainPermissionDenied:
