@@ -49,6 +49,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from marketplace.declarations import is_companion
 from marketplace.exceptions import PermissionDenied
+from marketplace.messages import render_message
 from marketplace.models import Agent, AgentVersion, User
 from marketplace.pricing import (
     DECLARE_PRICING,
@@ -126,16 +127,7 @@ class Item:
         """What to do about it, in the active language ("" once it is done)."""
         if self.done or not self.applies:
             return ""
-        message = gettext(self.hint_id)
-        if not self.hint_params:
-            return message
-        values = {
-            key: value
-            if isinstance(value, str)
-            else ", ".join(gettext(part) for part in value)
-            for key, value in self.hint_params.items()
-        }
-        return message % values
+        return render_message(self.hint_id, self.hint_params)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ from typing import Any, Final
 
 from django.utils.translation import gettext, gettext_noop, ngettext
 
+from marketplace.messages import render_message
+
 FREE = "free"
 ONE_TIME = "one_time"
 SUBSCRIPTION = "subscription"
@@ -135,18 +137,18 @@ class PricingChange:
 
     @property
     def text(self) -> str:
-        values = {
-            key: model_label(value) if key.endswith("_model") else value
-            for key, value in self.params.items()
-        }
-        return gettext(self.message) % values if values else gettext(self.message)
+        return render_message(
+            self.message,
+            {
+                key: model_label(value) if key.endswith("_model") else value
+                for key, value in self.params.items()
+            },
+        )
 
 
 def money(currency: str, amount: object) -> str:
     """An amount with its currency, to the cent: ``CNY 19.90``."""
-    value = _amount(amount)
-    shown = f"{value:.2f}" if value is not None else str(amount)
-    return f"{currency} {shown}".strip()
+    return f"{currency} {_amount_only(amount)}".strip()
 
 
 def _model(pricing: dict[str, Any] | None) -> str:
@@ -390,6 +392,7 @@ def pricing_lines(pricing: dict[str, Any] | None) -> list[str]:
 
 
 def _amount_only(amount: object) -> str:
+    """An amount to the cent, without its currency: ``19.90``."""
     value = _amount(amount)
     return f"{value:.2f}" if value is not None else str(amount)
 

@@ -3,8 +3,9 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from marketplace.messages import render_message
 
 from .organizations import Organization, slug_validator
 
@@ -341,17 +342,7 @@ class CheckResult(models.Model):
         """The reason in the active language."""
         if not self.reason:
             return ""
-        message = gettext(self.reason)
-        if not self.params:
-            return message
-        # A list holds message ids of its own (the names of what is missing, say).
-        values = {
-            key: ", ".join(gettext(item) for item in value)
-            if isinstance(value, list)
-            else value
-            for key, value in self.params.items()
-        }
-        return message % values
+        return render_message(self.reason, self.params)
 
 
 class ReviewDecision(models.Model):

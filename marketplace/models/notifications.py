@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from marketplace.messages import render_message
 
 
 class Notification(models.Model):
@@ -49,5 +50,4 @@ class Notification(models.Model):
     @property
     def text(self) -> str:
         """The message in the active language."""
-        message = gettext(self.message)
-        return message % self.params if self.params else message
+        return render_message(self.message, self.params)
