@@ -42,6 +42,14 @@ def _year_choices() -> list[tuple[str, StrOrPromise]]:
     ]
 
 
+def parse_ids(values: list[str]) -> list[int] | None:
+    """The row ids a form sent (in hidden fields, say), or None when one is not a
+    number that fits a database id."""
+    if not all(value.isdigit() and len(value) <= 18 for value in values):
+        return None
+    return [int(value) for value in values]
+
+
 class SignUpForm(forms.Form):
     username = forms.CharField(
         label=_("User name"),
@@ -93,14 +101,12 @@ class SignUpForm(forms.Form):
 
     def clean_agreement_versions(self) -> list[int]:
         raw = self.cleaned_data.get("agreement_versions") or ""
-        values = [value for value in raw.split(",") if value]
-        if len(values) > 20 or not all(
-            value.isdigit() and len(value) <= 18 for value in values
-        ):
+        ids = parse_ids([value for value in raw.split(",") if value])
+        if ids is None or len(ids) > 20:
             raise ValidationError(
                 gettext("The form was damaged; reload the page."), code="invalid"
             )
-        return [int(value) for value in values]
+        return ids
 
 
 class SignInForm(AuthenticationForm):

@@ -37,6 +37,7 @@ from marketplace.selectors.agreements import (
     publisher_agreement_accepted,
 )
 from marketplace.selectors.organizations import MANAGER_ROLES, membership_role
+from marketplace.services.common import insert_unique
 
 Kind = AgreementVersion.Kind
 Context = AgreementAcceptance.Context
@@ -46,7 +47,7 @@ BODY_MAX_LENGTH = 100_000
 SUMMARY_MAX_LENGTH = 5_000
 
 
-def _ensure_operator(actor: User) -> None:
+def ensure_agreement_editor(actor: User) -> None:
     """Staff and the operator's owners and administrators write the documents; the
     operator's reviewers do not."""
     if not agreement_editor(actor):
@@ -111,7 +112,7 @@ def agreement_draft_create(
     summary_zh: str = "",
 ) -> AgreementVersion:
     """A new draft of a document, numbered after its latest version."""
-    _ensure_operator(actor)
+    ensure_agreement_editor(actor)
     if kind not in Kind.values:
         raise ApplicationError.on_field("kind", _("Choose a document."))
     texts = _clean_texts(
@@ -132,13 +133,13 @@ def agreement_draft_create(
     version = AgreementVersion(
         kind=kind, number=(latest or 0) + 1, created_by=actor, **texts
     )
-    try:
-        with transaction.atomic():
-            version.save(force_insert=True)
-    except IntegrityError:
-        raise Conflict(
-            _("Someone wrote a version of this document at the same time; try again.")
-        ) from None
+    insert_unique(
+        version,
+        field="kind",
+        message=_(
+            "Someone wrote a version of this document at the same time; try again."
+        ),
+    )
     return version
 
 
@@ -155,7 +156,7 @@ def agreement_draft_update(
     summary_zh: str = "",
 ) -> AgreementVersion:
     """Edit a draft. A published version never changes."""
-    _ensure_operator(actor)
+    ensure_agreement_editor(actor)
     version = AgreementVersion.objects.select_for_update().get(pk=version.pk)
     if version.is_published:
         raise Conflict(
@@ -180,7 +181,7 @@ def agreement_draft_update(
 def agreement_publish(*, actor: User, version: AgreementVersion) -> AgreementVersion:
     """Put a draft in force. A version after the first says what changed, in both
     languages, for the people who accepted the one before."""
-    _ensure_operator(actor)
+    ensure_agreement_editor(actor)
     version = AgreementVersion.objects.select_for_update().get(pk=version.pk)
     if version.is_published:
         raise Conflict(

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from config.exceptions import ApplicationError, PermissionDenied
 from config.pagination import CappedPaginator
 from marketplace.auth import signed_in_user
-from marketplace.forms import AgreementAcceptForm, AgreementDraftForm
+from marketplace.forms import AgreementAcceptForm, AgreementDraftForm, parse_ids
 from marketplace.middleware import safe_next
 from marketplace.models import AgreementAcceptance, AgreementVersion, User
 from marketplace.selectors.agreements import (
@@ -30,6 +30,7 @@ from marketplace.services.agreements import (
     agreement_draft_update,
     agreement_publish,
     agreements_accept,
+    ensure_agreement_editor,
     publisher_agreement_accept,
 )
 from marketplace.views.errors import add_service_error, run_action, run_form_service
@@ -97,16 +98,6 @@ def agreement_version(request: HttpRequest, kind: str, number: int) -> HttpRespo
     )
 
 
-def _parse_ids(values: list[str]) -> list[int] | None:
-    """The version ids a form sent, or None when one is not a number."""
-    ids: list[int] = []
-    for value in values:
-        if not value.isdigit() or len(value) > 18:
-            return None
-        ids.append(int(value))
-    return ids
-
-
 @login_required
 def agreement_accept(request: HttpRequest) -> HttpResponse:
     """The documents the person has not accepted yet, with what changed, and one
@@ -117,7 +108,7 @@ def agreement_accept(request: HttpRequest) -> HttpResponse:
     form = AgreementAcceptForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        ids = _parse_ids(request.POST.getlist("versions"))
+        ids = parse_ids(request.POST.getlist("versions"))
         if ids is None:
             form.add_error(None, _("The form was damaged; reload the page."))
             status = 400
@@ -188,13 +179,7 @@ def publisher_agreement_accept_page(request: HttpRequest, slug: str) -> HttpResp
 
 def _operator(request: HttpRequest) -> User:
     user = signed_in_user(request.user)
-    if not agreement_editor(user):
-        raise PermissionDenied(
-            _(
-                "Only staff and the platform operator's owners and administrators "
-                "edit these documents."
-            )
-        )
+    ensure_agreement_editor(user)
     return user
 
 
