@@ -81,31 +81,9 @@ def _fetch_card(origin: _Origin, addresses: list[str]) -> Probe:
     return Probe(200 <= status < 400, latency, f"HTTP {status}")
 
 
-def probe_url(endpoint: str) -> Probe:
-    """Fetch the well-known agent card at the endpoint's origin. The host is
-    resolved once and the connection goes to an address that was checked; a
-    redirect is the answer itself, never followed; the whole fetch has
-    LIVENESS_TIMEOUT seconds."""
-    origin = _origin(endpoint)
-    if origin is None:
-        return Probe(False, None, "not an http(s) URL")
-    try:
-        addresses = netguard.resolve(
-            origin.host, origin.port, allow_private=settings.LIVENESS_ALLOW_PRIVATE
-        )
-    except netguard.AddressNotAllowed:
-        return Probe(False, None, "address not allowed")
-    except (OSError, UnicodeError) as error:
-        return Probe(False, None, type(error).__name__)
-    return _fetch_card(origin, addresses)
-
-
-def probe_ipv6(endpoint: str) -> Probe:
-    """The same fetch as ``probe_url``, over IPv6 only: the host's AAAA addresses
-    (an IPv6 literal is its own), checked as ``probe_url`` checks them, and a
-    connection to them alone. An IPv4 address written in IPv6 (``::ffff:a.b.c.d``)
-    travels over IPv4, so it does not count. ``online`` is whether the endpoint is
-    IPv6 ready."""
+def _probe(endpoint: str, *, ipv6_only: bool) -> Probe:
+    """Resolve the endpoint's host once (only its IPv6 addresses when
+    ``ipv6_only``), check the addresses and fetch the card from them."""
     origin = _origin(endpoint)
     if origin is None:
         return Probe(False, None, "not an http(s) URL")
@@ -114,16 +92,36 @@ def probe_ipv6(endpoint: str) -> Probe:
             origin.host,
             origin.port,
             allow_private=settings.LIVENESS_ALLOW_PRIVATE,
-            family=socket.AF_INET6,
+            family=socket.AF_INET6 if ipv6_only else socket.AF_UNSPEC,
         )
     except netguard.AddressNotAllowed:
         return Probe(False, None, "address not allowed")
-    except (OSError, UnicodeError):
-        return Probe(False, None, "no IPv6 address")
-    ipv6 = [address for address in addresses if _native_ipv6(address)]
-    if not ipv6:
-        return Probe(False, None, "no IPv6 address")
-    return _fetch_card(origin, ipv6)
+    except (OSError, UnicodeError) as error:
+        return Probe(
+            False, None, "no IPv6 address" if ipv6_only else type(error).__name__
+        )
+    if ipv6_only:
+        addresses = [address for address in addresses if _native_ipv6(address)]
+        if not addresses:
+            return Probe(False, None, "no IPv6 address")
+    return _fetch_card(origin, addresses)
+
+
+def probe_url(endpoint: str) -> Probe:
+    """Fetch the well-known agent card at the endpoint's origin. The host is
+    resolved once and the connection goes to an address that was checked; a
+    redirect is the answer itself, never followed; the whole fetch has
+    LIVENESS_TIMEOUT seconds."""
+    return _probe(endpoint, ipv6_only=False)
+
+
+def probe_ipv6(endpoint: str) -> Probe:
+    """The same fetch as ``probe_url``, over IPv6 only: the host's AAAA addresses
+    (an IPv6 literal is its own), checked as ``probe_url`` checks them, and a
+    connection to them alone. An IPv4 address written in IPv6 (``::ffff:a.b.c.d``)
+    travels over IPv4, so it does not count. ``online`` is whether the endpoint is
+    IPv6 ready."""
+    return _probe(endpoint, ipv6_only=True)
 
 
 def _native_ipv6(address: str) -> bool:
