@@ -50,17 +50,33 @@ def current_rating(
     return ratings.first()
 
 
+def published_ratings(
+    *,
+    entity_id: int | OuterRef,
+    body_id: int | OuterRef,
+    after: datetime | OuterRef | None = None,
+) -> QuerySet[Rating]:
+    """The entity's published ratings by the body, expired or not, newest first;
+    only those published after ``after`` when given. The arguments may be
+    ``OuterRef`` for a subquery."""
+    ratings = Rating.objects.filter(
+        Q(entity_id=entity_id, cycle__body_id=body_id), state=State.PUBLISHED
+    )
+    if after is not None:
+        ratings = ratings.filter(published_at__gt=after)
+    return ratings.order_by("-published_at", "-pk")
+
+
 def _with_grade_since(watches: QuerySet[Watch]) -> QuerySet[Watch]:
     """Each watch with ``grade_since``: the grade of the entity's rating by the
     body published since the watch opened (its watch cycle's, or a later one)
     that stands now, or None while none is published. A watch is resolved up or
     down by that rating."""
-    since = Rating.objects.filter(
+    since = published_ratings(
         entity_id=OuterRef("entity_id"),
-        cycle__body_id=OuterRef("body_id"),
-        state=State.PUBLISHED,
-        published_at__gt=OuterRef("opened_at"),
-    ).order_by("-published_at", "-pk")
+        body_id=OuterRef("body_id"),
+        after=OuterRef("opened_at"),
+    )
     return watches.annotate(grade_since=Subquery(since.values("grade")[:1]))
 
 

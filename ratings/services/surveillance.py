@@ -66,7 +66,7 @@ from ratings.models import (
     RatingCycle,
     Watch,
 )
-from ratings.selectors.surveillance import current_rating
+from ratings.selectors.surveillance import current_rating, published_ratings
 
 from .methodologies import AUTHOR_ROLES, ENTITY_ROLES
 from .sanctions import credit_measures_sync, entity_lock
@@ -179,16 +179,10 @@ def _published_rating(
 ) -> Rating | None:
     """The entity's published rating by the body (expired or not: it is the one
     under watch), locked when ``lock``."""
-    ratings = Rating.objects.filter(
-        entity_id=entity_id, cycle__body_id=body_id, state=Rating.State.PUBLISHED
-    )
+    ratings = published_ratings(entity_id=entity_id, body_id=body_id)
     if lock:
         ratings = ratings.select_for_update(of=("self",))
-    return (
-        ratings.select_related("cycle__methodology", "cycle__body")
-        .order_by("-published_at", "-pk")
-        .first()
-    )
+    return ratings.select_related("cycle__methodology", "cycle__body").first()
 
 
 def _sync_on_watch(entity_id: int) -> None:
@@ -380,16 +374,9 @@ def watch_on_finding(*, finding: Finding, actor: User | None = None) -> list[Wat
 def _rating_since(watch: Watch) -> Rating | None:
     """The rating of the entity by the body published since the watch opened
     (the watch cycle's, or a later one) that stands now, or None."""
-    return (
-        Rating.objects.filter(
-            entity_id=watch.entity_id,
-            cycle__body_id=watch.body_id,
-            state=Rating.State.PUBLISHED,
-            published_at__gt=watch.opened_at,
-        )
-        .order_by("-published_at", "-pk")
-        .first()
-    )
+    return published_ratings(
+        entity_id=watch.entity_id, body_id=watch.body_id, after=watch.opened_at
+    ).first()
 
 
 def _ensure_resolution_fits(
