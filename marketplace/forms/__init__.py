@@ -42,12 +42,26 @@ def _year_choices() -> list[tuple[str, StrOrPromise]]:
     ]
 
 
-def parse_ids(values: list[str]) -> list[int] | None:
-    """The row ids a form sent (in hidden fields, say), or None when one is not a
-    number that fits a database id."""
-    if not all(value.isdigit() and len(value) <= 18 for value in values):
+# Row ids fit a signed 64-bit column.
+ID_LIMIT = 2**63
+ID_MAX_DIGITS = len(str(ID_LIMIT))
+
+
+def parse_id(value: str) -> int | None:
+    """A row id a form sent: plain ASCII digits ("²" is a digit to isdigit() but
+    not to int()) of a number from 1 within the database's range; None for
+    anything else."""
+    if not (value.isascii() and value.isdigit()) or len(value) > ID_MAX_DIGITS:
         return None
-    return [int(value) for value in values]
+    number = int(value)
+    return number if 0 < number < ID_LIMIT else None
+
+
+def parse_ids(values: list[str]) -> list[int] | None:
+    """The row ids a form sent (in hidden fields, say), or None when one is not
+    an id (``parse_id``)."""
+    ids = [parse_id(value) for value in values]
+    return None if None in ids else [number for number in ids if number is not None]
 
 
 class SignUpForm(forms.Form):

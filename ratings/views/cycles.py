@@ -36,6 +36,7 @@ from config.exceptions import ApplicationError
 from config.exceptions import PermissionDenied as DomainPermissionDenied
 from config.pagination import CappedPaginator
 from marketplace.auth import signed_in_user
+from marketplace.forms import ID_MAX_DIGITS, parse_id
 from marketplace.models import Membership, Organization, User
 from marketplace.views.errors import add_service_error
 from ratings.models import Methodology, Rating, RatingCycle
@@ -63,9 +64,6 @@ from ratings.services.decisions import rating_analyst_review, rating_vote
 from ratings.services.methodologies import AUTHOR_ROLES
 
 PAGE_SIZE = 20
-# Ids fit a signed 64-bit column.
-ID_LIMIT = 2**63
-ID_MAX_DIGITS = len(str(ID_LIMIT))
 # A bulk action takes at most one page of ratings.
 BULK_MAX = 100
 Role = Membership.Role
@@ -377,21 +375,12 @@ def cycle_cancel_submit(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return redirect("credit-cycle-detail", public_id=cycle.public_id)
 
 
-def _rating_id(value: str) -> int | None:
-    """A rating id from the form: plain ASCII digits within the database's
-    range, None for anything else."""
-    if not (value.isascii() and value.isdigit()) or len(value) > ID_MAX_DIGITS:
-        return None
-    number = int(value)
-    return number if 0 < number < ID_LIMIT else None
-
-
 def _selected(request: HttpRequest, cycle: RatingCycle) -> list[Rating]:
     """The cycle's ratings named in the form (at most ``BULK_MAX``); the
     services refuse, rating by rating, those the user may not act on."""
     ids = [
         number
-        for number in map(_rating_id, request.POST.getlist("rating"))
+        for number in map(parse_id, request.POST.getlist("rating"))
         if number is not None
     ][:BULK_MAX]
     return list(

@@ -365,7 +365,7 @@ def test_the_accept_page_refuses_an_open_redirect(client: Client) -> None:
     assert AgreementAcceptance.objects.filter(user=user).count() == 3
 
 
-@pytest.mark.parametrize("value", ["one", "-1", "1.5", "9" * 30])
+@pytest.mark.parametrize("value", ["one", "-1", "1.5", "9" * 30, "²", "0"])
 def test_the_accept_page_refuses_ids_that_are_not_numbers(
     client: Client, value: str
 ) -> None:
@@ -546,7 +546,10 @@ def test_sign_up_asks_again_when_a_document_changed_meanwhile(
     assert agreement_pending_list(user=user) == []
 
 
-def test_sign_up_refuses_a_damaged_list_of_versions(client: Client) -> None:
+@pytest.mark.parametrize("versions", ["1,two", "1,²"])
+def test_sign_up_refuses_a_damaged_list_of_versions(
+    client: Client, versions: str
+) -> None:
     documents_in_force()
     response = client.post(
         reverse("signup"),
@@ -555,7 +558,7 @@ def test_sign_up_refuses_a_damaged_list_of_versions(client: Client) -> None:
             "email": "newcomer@example.com",
             "password": "a-long-enough-passphrase",
             "accept_agreements": "on",
-            "agreement_versions": "1,two",
+            "agreement_versions": versions,
         },
     )
     assert response.status_code == 400
